@@ -1,0 +1,33 @@
+"""LockedUpdate step: under the agent's lease, compare ETags and PATCH presence + message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from presence_manager import dependencies as deps
+from presence_manager.observability import logger, tracer
+from presence_manager.workflow.locked_update import locked_update
+from presence_manager.workflow.models import parse_step_input
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_step_input(event)
+    request = state.change_request()
+    logger.append_keys(changeId=state.change_id, userId=request.user_id)
+    if state.validation is None:
+        raise ValueError("LockedUpdate runs after Validate")
+    result = locked_update(
+        state.change_id,
+        request,
+        state.validation,
+        genesys=deps.genesys(),
+        lease=deps.agent_lease(),
+        lease_seconds=deps.settings().lease_seconds,
+        now=deps.now(),
+    )
+    logger.info("presence updated", extra={"newEtag": result.new_etag})
+    return result.to_json()

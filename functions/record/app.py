@@ -1,0 +1,39 @@
+"""Record step: the one immutable audit record, EMF metrics, per-agent aggregates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from presence_manager import dependencies as deps
+from presence_manager.observability import logger, metrics, tracer
+from presence_manager.workflow.models import parse_step_input
+from presence_manager.workflow.record import build_audit_record
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_step_input(event)
+    settings = deps.settings()
+    record = build_audit_record(state, retention_days=settings.audit_retention_days, now=deps.now())
+    logger.append_keys(changeId=record.change_id, userId=record.user_id, outcome=record.outcome)
+    stored, written = deps.audit_store().record(record)
+    if written:
+        metrics.add_dimension(name="Outcome", value=stored.outcome)
+        metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="ChangeLatency", unit=MetricUnit.Milliseconds, value=stored.latency_ms)
+        metrics.add_metric(name="ConflictRetries", unit=MetricUnit.Count, value=stored.conflict_retries)
+        metrics.add_metric(name="RateLimitWaits", unit=MetricUnit.Count, value=stored.rate_limit_waits)
+        if stored.export_status == "failed":
+            metrics.add_metric(name="ExportFailures", unit=MetricUnit.Count, value=1)
+        # The agent id goes in EMF metadata (Logs Insights), never in a dimension.
+        metrics.add_metadata(key="userId", value=stored.user_id)
+        metrics.add_metadata(key="changeId", value=stored.change_id)
+        logger.info("change recorded", extra={"latencyMs": stored.latency_ms})
+    else:
+        logger.info("change already recorded; nothing counted twice")
+    return stored.to_json()

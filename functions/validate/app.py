@@ -1,0 +1,23 @@
+"""Validate step: resolve presence and time zone, observe presence and schedule, apply the policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from presence_manager import dependencies as deps
+from presence_manager.observability import logger, tracer
+from presence_manager.workflow.models import parse_step_input
+from presence_manager.workflow.validate import validate_change
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = parse_step_input(event)
+    request = state.change_request()
+    logger.append_keys(changeId=state.change_id, userId=request.user_id)
+    result = validate_change(request, genesys=deps.genesys(), settings=deps.settings(), now=deps.now())
+    logger.info("validated", extra={"allowed": result.allowed, "policy": result.policy.to_json()})
+    return result.to_json()

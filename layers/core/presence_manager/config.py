@@ -1,0 +1,40 @@
+"""Application settings, validated once at cold start (never ``os.environ`` in domain logic)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PolicyMode = Literal["enforce", "warn", "off"]
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    audit_table_name: str = Field(default="presence-audit", validation_alias="AUDIT_TABLE_NAME")
+    agent_table_name: str = Field(default="presence-agents", validation_alias="AGENT_TABLE_NAME")
+    event_bus_name: str = Field(default="default", validation_alias="EVENT_BUS_NAME")
+    state_machine_arn: str | None = Field(default=None, validation_alias="STATE_MACHINE_ARN")
+    bulk_state_machine_arn: str | None = Field(default=None, validation_alias="BULK_STATE_MACHINE_ARN")
+    policy_mode: PolicyMode = Field(default="enforce", validation_alias="POLICY_MODE")
+    business_hours_start: str = Field(default="08:00", validation_alias="BUSINESS_HOURS_START")
+    business_hours_end: str = Field(default="20:00", validation_alias="BUSINESS_HOURS_END")
+    business_days: str = Field(default="1,2,3,4,5,6,7", validation_alias="BUSINESS_DAYS")
+    audit_retention_days: int = Field(default=400, ge=1, validation_alias="AUDIT_RETENTION_DAYS")
+    lease_seconds: int = Field(default=30, ge=1, le=900, validation_alias="LEASE_SECONDS")
+    agent_cache_seconds: int = Field(default=600, ge=0, validation_alias="AGENT_CACHE_SECONDS")
+    scheduler_group_name: str = Field(default="default", validation_alias="SCHEDULER_GROUP_NAME")
+    scheduler_role_arn: str | None = Field(default=None, validation_alias="SCHEDULER_ROLE_ARN")
+    revert_target_arn: str | None = Field(default=None, validation_alias="REVERT_TARGET_ARN")
+
+    @property
+    def business_weekdays(self) -> frozenset[int]:
+        return frozenset(int(day) for day in self.business_days.split(",") if day.strip())
+
+
+@lru_cache(maxsize=1)
+def app_settings() -> AppSettings:
+    return AppSettings()

@@ -1,0 +1,55 @@
+"""The I/O clients a warm Lambda reuses, built once on first use (cold start stays light)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from presence_manager.config import AppSettings, app_settings
+
+if TYPE_CHECKING:
+    from presence_manager.audit import AuditStore
+    from presence_manager.genesys.client import GenesysClient
+    from presence_manager.lease import AgentLease
+
+
+def settings() -> AppSettings:
+    return app_settings()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def genesys() -> GenesysClient:
+    from presence_manager.genesys.client import client_from_env
+
+    return client_from_env()
+
+
+@lru_cache(maxsize=None)
+def aws_client(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service)
+
+
+@lru_cache(maxsize=1)
+def dynamodb() -> Any:
+    import boto3
+
+    return boto3.resource("dynamodb")
+
+
+def audit_store() -> AuditStore:
+    from presence_manager.audit import AuditStore
+
+    config = settings()
+    return AuditStore(dynamodb(), config.audit_table_name, config.agent_table_name)
+
+
+def agent_lease() -> AgentLease:
+    from presence_manager.lease import AgentLease
+
+    return AgentLease(dynamodb(), settings().agent_table_name)

@@ -1,0 +1,216 @@
+"""The data that flows through the state machine: the change request (execution input) and each step's result.
+
+JSON names are camelCase (what the ASL paths read); Python names are snake_case."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from presence_manager.timeutil import resolve_time_zone
+
+Outcome = Literal["applied", "dry_run", "rejected", "conflict", "rate_limited", "failed"]
+SUCCESSFUL_OUTCOMES: frozenset[str] = frozenset({"applied", "dry_run", "rejected"})
+
+MAX_MESSAGE_LENGTH = 1000
+MAX_SKILL_OVERRIDES = 50
+MAX_REVERT_MINUTES = 7 * 24 * 60
+
+
+class WorkflowModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class SkillOverride(WorkflowModel):
+    skill_id: str = Field(min_length=1, max_length=64)
+    state: Literal["active", "inactive", "deleted"] = "active"
+    proficiency: float | None = Field(default=None, ge=0, le=5)
+    revert_after_minutes: int | None = Field(default=None, ge=1, le=MAX_REVERT_MINUTES)
+
+
+class ChangeRequest(WorkflowModel):
+    """One agent's change: the API body, and the state machine's execution input."""
+
+    user_id: str
+    presence: str | None = Field(default=None, min_length=1, max_length=256)
+    message: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
+    skill_overrides: list[SkillOverride] = Field(default_factory=list, max_length=MAX_SKILL_OVERRIDES)
+    time_zone: str | None = None
+    if_match: str | None = Field(default=None, min_length=1, max_length=128)
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=500)
+    dry_run: bool = False
+    requested_by: str | None = Field(default=None, max_length=512)
+    revert_of: str | None = Field(default=None, max_length=80)
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id_is_a_genesys_id(cls, value: str) -> str:
+        try:
+            return str(uuid.UUID(value))
+        except ValueError as exc:
+            raise ValueError("userId must be a Genesys Cloud user id (a UUID)") from exc
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone_is_iana(cls, value: str | None) -> str | None:
+        if value is not None:
+            resolve_time_zone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ChangeRequest:
+        if self.presence is None and not self.skill_overrides:
+            raise ValueError("give a presence, skillOverrides, or both")
+        skill_ids = [override.skill_id for override in self.skill_overrides]
+        if len(set(skill_ids)) != len(skill_ids):
+            raise ValueError("each skillId may appear once in skillOverrides")
+        return self
+
+
+class PresenceTarget(WorkflowModel):
+    requested: str
+    definition_id: str
+    system_presence: str
+    label: str
+    type: str | None = None
+
+
+class PresenceSnapshot(WorkflowModel):
+    definition_id: str | None = None
+    system_presence: str | None = None
+    message: str | None = None
+    modified_date: str | None = None
+    etag: str
+
+
+class Violation(WorkflowModel):
+    code: str
+    message: str
+
+
+class PolicySummary(WorkflowModel):
+    mode: str
+    violations: list[Violation] = Field(default_factory=list)
+    warnings: list[Violation] = Field(default_factory=list)
+
+
+class ScheduleSummary(WorkflowModel):
+    on_shift: bool
+    shift_start: str | None = None
+    shift_end: str | None = None
+    activity_code_id: str | None = None
+    activity_category: str | None = None
+    activity_description: str | None = None
+
+
+class ValidationResult(WorkflowModel):
+    allowed: bool
+    dry_run: bool
+    changes_presence: bool
+    has_skill_overrides: bool
+    target: PresenceTarget | None = None
+    observed: PresenceSnapshot
+    routing_status: str | None = None
+    expected_etag: str
+    if_match_supplied: bool
+    time_zone: str | None = None
+    time_zone_source: Literal["request", "businessUnit", "none"] = "none"
+    schedule: ScheduleSummary | None = None
+    policy: PolicySummary
+    validated_at: str
+
+
+class UpdateResult(WorkflowModel):
+    previous_presence: PresenceSnapshot
+    new_presence: PresenceSnapshot
+    new_etag: str
+    applied_at: str
+
+
+class SkillValue(WorkflowModel):
+    state: str | None = None
+    proficiency: float | None = None
+
+
+class SkillChange(WorkflowModel):
+    skill_id: str
+    name: str | None = None
+    before: SkillValue | None = None
+    after: SkillValue | None = None
+    revert_at: str | None = None
+
+
+class SkillResult(WorkflowModel):
+    changes: list[SkillChange]
+    revert_schedule: str | None = None
+    revert_at: str | None = None
+
+
+class ExportResult(WorkflowModel):
+    event_id: str
+    bus_name: str
+    published_at: str
+
+
+class StepInput(BaseModel):
+    """What each task receives: the whole execution state (unknown keys, e.g. a caught error, are kept)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    change_id: str
+    execution_start_time: str
+    request: dict[str, Any]
+    counters: dict[str, int] = Field(default_factory=lambda: {"conflictRetries": 0, "rateLimitWaits": 0})
+    validation: ValidationResult | None = None
+    update: UpdateResult | None = None
+    skills: SkillResult | None = None
+    export: ExportResult | None = None
+    outcome: Outcome | None = None
+    error: dict[str, Any] | None = None
+    export_error: dict[str, Any] | None = None
+
+    def change_request(self) -> ChangeRequest:
+        """The execution's request, validated (an ``InvalidRequest`` when started with a bad input)."""
+        return parse_change_request(self.request)
+
+
+def validation_details(exc: Exception) -> list[dict[str, Any]]:
+    """pydantic errors as ``[{field, problem}]`` for a 400 answer."""
+    from pydantic import ValidationError
+
+    if not isinstance(exc, ValidationError):
+        return [{"field": None, "problem": str(exc)}]
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or None, "problem": error["msg"]}
+        for error in exc.errors(include_url=False)
+    ]
+
+
+def parse_change_request(data: Any) -> ChangeRequest:
+    """Validate a change request; anything wrong is an ``InvalidRequest`` naming each bad field."""
+    from pydantic import ValidationError
+
+    from presence_manager.errors import InvalidRequest
+
+    try:
+        return ChangeRequest.model_validate(data)  # an invalid time zone raises its own InvalidRequest
+    except ValidationError as exc:
+        raise InvalidRequest("the change request is invalid", details=validation_details(exc)) from exc
+
+
+def parse_step_input(event: Any) -> StepInput:
+    from pydantic import ValidationError
+
+    from presence_manager.errors import InvalidRequest
+
+    try:
+        return StepInput.model_validate(event)
+    except ValidationError as exc:
+        raise InvalidRequest("the step input is not a workflow state", details=validation_details(exc)) from exc
