@@ -105,7 +105,11 @@ def change_states() -> dict[str, State]:
             "Choices": [
                 {"Variable": "$.validation.allowed", "BooleanEquals": False, "Next": OUTCOMES["rejected"]},
                 {"Variable": "$.validation.dryRun", "BooleanEquals": True, "Next": OUTCOMES["dry_run"]},
-                {"Variable": "$.validation.changesPresence", "BooleanEquals": False, "Next": "HasSkillOverrides"},
+                {
+                    "Variable": "$.validation.changesPresence",
+                    "BooleanEquals": False,
+                    "Next": "HasSkillOverrides",
+                },
             ],
             "Default": "LockedUpdate",
         },
@@ -163,13 +167,15 @@ def change_states() -> dict[str, State]:
         "ConflictBackoff": {"Type": "Wait", "SecondsPath": "$.backoff.seconds", "Next": "Validate"},
         "HasSkillOverrides": {
             "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.validation.hasSkillOverrides", "BooleanEquals": True, "Next": "SkillOverride"}
-            ],
+            "Choices": [{"Variable": "$.validation.hasSkillOverrides", "BooleanEquals": True, "Next": "SkillOverride"}],
             "Default": "Export",
         },
         "SkillOverride": _task(
-            "SkillOverrideFunction", "Export", "$.skills", _genesys_catches("SkillOverride"), _transient_retry()
+            "SkillOverrideFunction",
+            "Export",
+            "$.skills",
+            _genesys_catches("SkillOverride"),
+            _transient_retry(),
         ),
         "Export": {
             "Type": "Task",
@@ -228,9 +234,7 @@ def change_states() -> dict[str, State]:
         },
         "ResumeAfterRateLimit": {
             "Type": "Choice",
-            "Choices": [
-                {"Variable": "$.resumeAt", "StringEquals": task, "Next": task} for task in RATE_LIMITED_TASKS
-            ],
+            "Choices": [{"Variable": "$.resumeAt", "StringEquals": task, "Next": task} for task in RATE_LIMITED_TASKS],
             "Default": OUTCOMES["failed"],
         },
     }
@@ -278,8 +282,7 @@ def presence_change_definition() -> State:
         "Finish": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.outcome", "StringEquals": outcome, "Next": "Done"}
-                for outcome in SUCCESSFUL_OUTCOMES
+                {"Variable": "$.outcome", "StringEquals": outcome, "Next": "Done"} for outcome in SUCCESSFUL_OUTCOMES
             ]
             + [
                 {"Variable": "$.outcome", "StringEquals": "conflict", "Next": "Conflict"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from presence_manager import dependencies as deps
 from presence_manager.observability import logger, tracer
 from presence_manager.workflow.models import parse_step_input
@@ -21,7 +20,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = deps.settings()
     scheduler = deps.aws_client("scheduler") if settings.revert_target_arn else None
     result = apply_skill_overrides(
-        state.change_id, request, genesys=deps.genesys(), scheduler=scheduler, settings=settings, now=deps.now()
+        state.change_id,
+        request,
+        genesys=deps.genesys(),
+        scheduler=scheduler,
+        settings=settings,
+        now=deps.now(),
     )
     logger.info("skill overrides applied", extra={"skills": len(result.changes)})
     return result.to_json()

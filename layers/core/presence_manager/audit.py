@@ -234,8 +234,7 @@ class AuditStore:
 
     def agent_metrics(self, user_id: str) -> AgentMetrics:
         item = _from_dynamo(
-            self._agents.get_item(Key={"pk": f"{AGENT_KEY_PREFIX}{user_id}"}, ConsistentRead=True).get("Item")
-            or {}
+            self._agents.get_item(Key={"pk": f"{AGENT_KEY_PREFIX}{user_id}"}, ConsistentRead=True).get("Item") or {}
         )
         return agent_metrics_from_item(user_id, item)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from presence_manager.config import AppSettings, app_settings
@@ -28,7 +28,7 @@ def genesys() -> GenesysClient:
     return client_from_env()
 
 
-@lru_cache(maxsize=None)
+@cache
 def aws_client(service: str) -> Any:
     import boto3
 

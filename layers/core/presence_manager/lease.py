@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from presence_manager.errors import LeaseHeld
@@ -35,15 +35,14 @@ class AgentLease:
             raise LeaseHeld(f"another change holds the lease on agent {user_id}", userId=user_id) from exc
 
     def release(self, user_id: str, owner: str) -> None:
-        try:
+        # A lease that expired and was taken over by another writer is theirs now: nothing of ours to release.
+        with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
             self._table.delete_item(
                 Key={"pk": f"{LEASE_KEY_PREFIX}{user_id}"},
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": owner},
             )
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException:
-            pass  # expired and taken over by another writer: theirs now, nothing of ours to release
 
     @contextmanager
     def held(self, user_id: str, owner: str, seconds: int) -> Iterator[None]:

@@ -1,0 +1,98 @@
+"""The ASL definitions: generated from one source, and shaped as DESIGN.md says (bounded 412 and 429 loops)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBSTITUTIONS = {
+    "TransientRetryIntervalSeconds": "1",
+    "ConflictMaxRetries": "3",
+    "ConflictBackoffMinSeconds": "0",
+    "ConflictBackoffMaxSeconds": "2",
+    "RateLimitMaxWaits": "5",
+    "BulkMaxConcurrency": "4",
+}
+
+
+def load(name: str) -> dict:
+    text = (ROOT / "statemachine" / name).read_text()
+    for key, value in SUBSTITUTIONS.items():
+        text = text.replace(f"${{{key}}}", value)
+    text = re.sub(r"\$\{(\w+)Arn\}", r"arn:aws:lambda:us-east-1:123456789012:function:\1", text)
+    return json.loads(text)
+
+
+def states_of(definition: dict) -> dict:
+    states = dict(definition["States"])
+    for state in definition["States"].values():
+        if state["Type"] == "Map":
+            states.update(state["ItemProcessor"]["States"])
+    return states
+
+
+def test_given_the_generator_when_checked_then_committed_definitions_are_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "statemachine" / "generate.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
+def test_given_a_definition_then_every_genesys_task_waits_out_429_and_everything_else_is_recorded(name: str) -> None:
+    states = states_of(load(name))
+    for task in ("Validate", "LockedUpdate", "SkillOverride"):
+        catches = states[task]["Catch"]
+        assert catches[0]["ErrorEquals"] == ["GenesysRateLimited"]
+        assert states[catches[0]["Next"]]["Result"] == task, "resumes the same task"
+        assert catches[-1]["ErrorEquals"] == ["States.ALL"]
+        assert catches[-1]["Next"] == "OutcomeFailed"
+    assert states["WaitRetryAfter"]["SecondsPath"] == "$.rateLimit.details.retryAfterSeconds"
+    budget = states["RateLimitBudgetLeft"]["Choices"][0]
+    assert budget["Variable"] == "$.counters.rateLimitWaits" and budget["NumericGreaterThanEquals"] == 5
+    assert budget["Next"] == "OutcomeRateLimited"
+
+
+@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
+def test_given_a_definition_then_a_412_loops_back_to_validate_at_most_n_times(name: str) -> None:
+    states = states_of(load(name))
+    by_error = {tuple(c["ErrorEquals"]): c["Next"] for c in states["LockedUpdate"]["Catch"]}
+    assert by_error[("IfMatchFailed",)] == "OutcomeConflict", "a caller's ifMatch mismatch is final"
+    assert by_error[("PreconditionFailed",)] == "ConflictBudgetLeft"
+    assert states["ConflictBudgetLeft"]["Choices"][0]["NumericGreaterThanEquals"] == 3
+    assert states["ConflictBudgetLeft"]["Choices"][0]["Next"] == "OutcomeConflict"
+    assert states["ConflictBackoff"]["Next"] == "Validate"
+    assert "States.MathRandom" in states["ConflictJitter"]["Parameters"]["seconds.$"]
+
+
+def test_given_every_outcome_then_it_goes_through_record_exactly_once() -> None:
+    states = states_of(load("presence_change.asl.json"))
+    outcomes = {name: s for name, s in states.items() if name.startswith("Outcome")}
+    assert {s["Result"] for s in outcomes.values()} == {
+        "applied",
+        "dry_run",
+        "rejected",
+        "conflict",
+        "rate_limited",
+        "failed",
+    }
+    assert all(s["Next"] == "Record" for s in outcomes.values())
+    finish = states["Finish"]
+    succeed = {c["StringEquals"] for c in finish["Choices"] if c["Next"] == "Done"}
+    assert succeed == {"applied", "dry_run", "rejected"}
+    assert finish["Default"] == "Failed"
+
+
+def test_given_the_bulk_definition_then_agents_run_in_an_inline_map_with_bounded_concurrency() -> None:
+    definition = load("bulk_change.asl.json")
+    change_each = definition["States"]["ChangeEachAgent"]
+    assert change_each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    assert change_each["MaxConcurrency"] == 4
+    inner = change_each["ItemProcessor"]["States"]
+    assert not [name for name, s in inner.items() if s["Type"] == "Fail"], "one agent's failure never fails the bulk"
