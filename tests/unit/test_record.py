@@ -29,7 +29,12 @@ def validation(allowed: bool = True, violations: list[dict] | None = None) -> di
         "dryRun": False,
         "changesPresence": True,
         "hasSkillOverrides": False,
-        "target": {"requested": "Available", "definitionId": "d-1", "systemPresence": "Available", "label": "Available"},
+        "target": {
+            "requested": "Available",
+            "definitionId": "d-1",
+            "systemPresence": "Available",
+            "label": "Available",
+        },
         "observed": {"definitionId": "d-0", "systemPresence": "Away", "etag": "e0"},
         "expectedEtag": "e0",
         "ifMatchSupplied": False,
@@ -47,7 +52,12 @@ def test_given_an_applied_change_when_recorded_then_the_record_carries_everythin
         "appliedAt": "2026-11-24T15:00:01.000Z",
     }
     record = build_audit_record(
-        state(outcome="applied", validation=validation(), update=update, export={"eventId": "chg-1", "busName": "b", "publishedAt": "x"}),
+        state(
+            outcome="applied",
+            validation=validation(),
+            update=update,
+            export={"eventId": "chg-1", "busName": "b", "publishedAt": "x"},
+        ),
         retention_days=30,
         now=NOW,
     )
