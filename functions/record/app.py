@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from presence_manager import dependencies as deps
 from presence_manager.observability import logger, metrics, tracer
 from presence_manager.workflow.models import parse_step_input

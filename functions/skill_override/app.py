@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from presence_manager import dependencies as deps
 from presence_manager.observability import logger, tracer
 from presence_manager.workflow.models import parse_step_input

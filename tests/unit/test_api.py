@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+
 from presence_manager import dependencies as deps
 from presence_manager.config import AppSettings
 from presence_manager.errors import PresenceDefinitionNotFound
-
 from tests.handlers import LambdaContextStub, load_handler
 
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PolicyMode = Literal["enforce", "warn", "off"]
+from presence_manager.policy import PolicyMode
 
 
 class AppSettings(BaseSettings):

@@ -15,10 +15,9 @@ from presence_manager.api import bulk, changes
 from presence_manager.api.errors import domain_error_response, error_response
 from presence_manager.errors import InvalidRequest, PresenceManagerError
 from presence_manager.observability import logger
-from presence_manager.timeutil import to_utc_iso
+from presence_manager.timeutil import parse_instant, to_utc_iso
 from presence_manager.workflow.bulk import parse_bulk_request
 from presence_manager.workflow.models import ChangeRequest, parse_change_request, validation_details
-from presence_manager.workflow.record import parse_instant
 from presence_manager.workflow.validate import snapshot
 
 app = APIGatewayRestResolver()

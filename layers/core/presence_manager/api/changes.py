@@ -56,17 +56,20 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
 
 def start_execution(sfn: Any, state_machine_arn: str, name: str, payload: str) -> StartedChange:
     """Start one execution named ``name``; a replay of the same name and input returns the first one."""
+    arn = execution_arn(state_machine_arn, name)
     try:
-        started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
-        return StartedChange(change_id=name, execution_arn=started["executionArn"], status="RUNNING")
-    except sfn.exceptions.ExecutionAlreadyExists:
-        arn = execution_arn(state_machine_arn, name)
         existing = sfn.describe_execution(executionArn=arn)
-        if json.loads(existing.get("input") or "{}") != json.loads(payload):
-            raise IdempotencyConflict(
-                "this Idempotency-Key was already used for a different request", changeId=name
-            ) from None
-        return StartedChange(change_id=name, execution_arn=arn, status=existing["status"], replayed=True)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        existing = None
+    if existing is None:
+        try:
+            started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+            return StartedChange(change_id=name, execution_arn=started["executionArn"], status="RUNNING")
+        except sfn.exceptions.ExecutionAlreadyExists:  # a concurrent twin started it first
+            existing = sfn.describe_execution(executionArn=arn)
+    if json.loads(existing.get("input") or "{}") != json.loads(payload):
+        raise IdempotencyConflict("this Idempotency-Key was already used for a different request", changeId=name)
+    return StartedChange(change_id=name, execution_arn=arn, status=existing["status"], replayed=True)
 
 
 def start_change(

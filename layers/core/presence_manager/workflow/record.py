@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from presence_manager.audit import AuditRecord
 from presence_manager.errors import InvalidRequest
-from presence_manager.timeutil import to_utc_iso
+from presence_manager.timeutil import parse_instant, to_utc_iso
 from presence_manager.workflow.models import ChangeRequest, StepInput
-
-
-def parse_instant(value: str) -> datetime:
-    instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def error_details(error: dict[str, Any] | None) -> dict[str, Any] | None:

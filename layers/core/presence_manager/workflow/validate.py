@@ -89,7 +89,10 @@ def validate_change(
                 )
                 zone_source = "businessUnit"
             agent_schedule = find_agent_schedule(schedules, request.user_id)
-            scheduled = scheduled_state_at(agent_schedule, now) if agent_schedule else None
+            if agent_schedule is not None:
+                # Full-day time off is marked on business-unit dates: judge it in the business unit's zone.
+                unit_zone = schedules.business_unit_time_zone or zone_name
+                scheduled = scheduled_state_at(agent_schedule, now, resolve_time_zone(unit_zone) if unit_zone else None)
             if scheduled and scheduled.activity and scheduled.activity.activity_code_id:
                 codes = {code.id: code for code in genesys.get_activity_codes(unit.business_unit.id)}
                 activity_code = codes.get(scheduled.activity.activity_code_id)
