@@ -122,6 +122,7 @@ class AuditStore:
     """DynamoDB access for the audit and agent tables (boto3 resource API)."""
 
     def __init__(self, dynamodb: Any, audit_table: str, agent_table: str) -> None:
+        # The resource's client serialises plain Python values (boto3's TypeSerializer) for us.
         self._client = dynamodb.meta.client
         self._audit = dynamodb.Table(audit_table)
         self._agents = dynamodb.Table(agent_table)
@@ -156,24 +157,23 @@ class AuditStore:
             values[":latency"] = record.latency_ms
             update += ", #latency :latency"
         update += " SET #last = :last, #lastOutcome = :lastOutcome"
-        serializer = _TypeSerializer()
         try:
             self._client.transact_write_items(
                 TransactItems=[
                     {
                         "Put": {
                             "TableName": self._audit_table_name,
-                            "Item": serializer.item(item),
+                            "Item": item,
                             "ConditionExpression": "attribute_not_exists(sk)",
                         }
                     },
                     {
                         "Update": {
                             "TableName": self._agent_table_name,
-                            "Key": serializer.item({"pk": f"{AGENT_KEY_PREFIX}{record.user_id}"}),
+                            "Key": {"pk": f"{AGENT_KEY_PREFIX}{record.user_id}"},
                             "UpdateExpression": update,
                             "ExpressionAttributeNames": counters,
-                            "ExpressionAttributeValues": serializer.item(_to_dynamo(values)),
+                            "ExpressionAttributeValues": _to_dynamo(values),
                         }
                     },
                 ]
@@ -257,15 +257,3 @@ def agent_metrics_from_item(user_id: str, item: dict[str, Any]) -> AgentMetrics:
         last_change_id=item.get("lastChangeId"),
         last_outcome=item.get("lastOutcome"),
     )
-
-
-class _TypeSerializer:
-    """boto3's TypeSerializer over a whole item (the client-level transact API takes typed attributes)."""
-
-    def __init__(self) -> None:
-        from boto3.dynamodb.types import TypeSerializer
-
-        self._serializer = TypeSerializer()
-
-    def item(self, item: dict[str, Any]) -> dict[str, Any]:
-        return {key: self._serializer.serialize(value) for key, value in item.items()}
