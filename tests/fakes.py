@@ -1,0 +1,143 @@
+"""An in-memory Genesys Cloud for unit tests of the workflow steps (the real client is tested on its own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from presence_manager.errors import GenesysNotFound, PresenceDefinitionNotFound
+from presence_manager.genesys.models import (
+    AgentManagementUnitReference,
+    BuAgentScheduleActivity,
+    BuAgentScheduleSearchResponse,
+    BuAgentScheduleShift,
+    BuAgentSchedulesSearchResponse,
+    BusinessUnitActivityCode,
+    EntityRef,
+    OrganizationPresenceDefinition,
+    PresenceDefinition,
+    RoutingStatus,
+    UserPresence,
+    UserRoutingSkill,
+    UserRoutingSkillPost,
+)
+
+DEFINITIONS = [
+    OrganizationPresenceDefinition(id=f"def-{name.lower()}", name=name, type="System", system_presence=name)
+    for name in ("Available", "Away", "Busy", "Offline", "OnQueue", "Break", "Meal")
+]
+ON_QUEUE_WORK = BusinessUnitActivityCode(id="code-work", name="Work", category="OnQueueWork")
+
+
+@dataclass
+class FakeGenesys:
+    now: datetime
+    presences: dict[str, UserPresence] = field(default_factory=dict)
+    routing: dict[str, str] = field(default_factory=dict)
+    skills: dict[str, dict[str, UserRoutingSkill]] = field(default_factory=dict)
+    shifts: dict[str, list[BuAgentScheduleShift]] = field(default_factory=dict)
+    units: set[str] = field(default_factory=set)
+    time_zone: str = "America/New_York"
+    calls: list[str] = field(default_factory=list)
+    edit_after_get: int = 0  # concurrent edits: the next N presence GETs are followed by a change
+
+    def add_agent(self, user_id: str, presence: str = "Available", *, on_shift: bool = True) -> None:
+        self.units.add(user_id)
+        self.presences[user_id] = UserPresence(
+            presence_definition=PresenceDefinition(id=f"def-{presence.lower()}", system_presence=presence),
+            message="",
+            modified_date=self.now - timedelta(hours=1),
+        )
+        self.skills[user_id] = {}
+        start = self.now - timedelta(hours=2) if on_shift else self.now + timedelta(hours=3)
+        activity = BuAgentScheduleActivity(start_date=start, length_minutes=480, activity_code_id=ON_QUEUE_WORK.id)
+        self.shifts[user_id] = [
+            BuAgentScheduleShift(id="s1", start_date=start, length_minutes=480, activities=[activity])
+        ]
+
+    # ---- the GenesysClient surface the workflow uses ----
+    def get_presence_definitions(self) -> list[OrganizationPresenceDefinition]:
+        return DEFINITIONS
+
+    def resolve_presence(self, name_or_id: str) -> OrganizationPresenceDefinition:
+        wanted = name_or_id.replace(" ", "").lower()
+        for definition in DEFINITIONS:
+            if wanted in {definition.id, definition.system_presence.lower()}:
+                return definition
+        raise PresenceDefinitionNotFound(f"unknown presence {name_or_id!r}")
+
+    def get_user_presence(self, user_id: str) -> UserPresence:
+        self.calls.append("GET presence")
+        if user_id not in self.presences:
+            raise GenesysNotFound("user not found", status=404)
+        presence = self.presences[user_id]
+        if self.edit_after_get:
+            self.edit_after_get -= 1
+            self._set(user_id, "Busy" if presence.presence_definition.system_presence != "Busy" else "Away", "clicked")
+        return presence
+
+    def patch_user_presence(self, user_id: str, definition_id: str, message: str | None) -> UserPresence:
+        self.calls.append("PATCH presence")
+        definition = next(d for d in DEFINITIONS if d.id == definition_id)
+        return self._set(user_id, definition.system_presence, message)
+
+    def _set(self, user_id: str, system_presence: str, message: str | None) -> UserPresence:
+        old = self.presences[user_id]
+        self.presences[user_id] = UserPresence(
+            presence_definition=PresenceDefinition(
+                id=f"def-{system_presence.lower()}", system_presence=system_presence
+            ),
+            message=message if message is not None else old.message,
+            modified_date=(old.modified_date or self.now) + timedelta(seconds=1),
+        )
+        return self.presences[user_id]
+
+    def get_routing_status(self, user_id: str) -> RoutingStatus:
+        self.calls.append("GET routingstatus")
+        return RoutingStatus(user_id=user_id, status=self.routing.get(user_id, "IDLE"))
+
+    def get_agent_management_unit(self, user_id: str) -> AgentManagementUnitReference:
+        self.calls.append("GET managementunit")
+        if user_id not in self.units:
+            raise GenesysNotFound("no management unit", status=404)
+        return AgentManagementUnitReference(management_unit=EntityRef(id="mu-1"), business_unit=EntityRef(id="bu-1"))
+
+    def get_business_unit_time_zone(self, bu_id: str) -> str:
+        return self.time_zone
+
+    def search_agent_schedules(
+        self, management_unit_id: str, start: datetime, end: datetime, user_ids: list[str]
+    ) -> BuAgentSchedulesSearchResponse:
+        self.calls.append("POST schedules search")
+        return BuAgentSchedulesSearchResponse(
+            agent_schedules=[
+                BuAgentScheduleSearchResponse(user=EntityRef(id=u), shifts=self.shifts.get(u, [])) for u in user_ids
+            ],
+            business_unit_time_zone=self.time_zone,
+        )
+
+    def get_activity_codes(self, bu_id: str) -> list[BusinessUnitActivityCode]:
+        return [ON_QUEUE_WORK]
+
+    def get_user_routing_skills(self, user_id: str) -> list[UserRoutingSkill]:
+        self.calls.append("GET skills")
+        return list(self.skills[user_id].values())
+
+    def patch_user_routing_skills_bulk(
+        self, user_id: str, skills: list[UserRoutingSkillPost]
+    ) -> list[UserRoutingSkill]:
+        self.calls.append("PATCH skills bulk")
+        for skill in skills:
+            self.skills[user_id][skill.id] = UserRoutingSkill(
+                id=skill.id, name=f"Skill {skill.id}", proficiency=skill.proficiency, state="active"
+            )
+        return list(self.skills[user_id].values())
+
+    def put_user_routing_skill(self, user_id: str, skill: UserRoutingSkill) -> UserRoutingSkill:
+        self.calls.append("PUT skill")
+        self.skills[user_id][skill.id] = skill
+        return skill
+
+    def delete_user_routing_skill(self, user_id: str, skill_id: str) -> None:
+        self.calls.append("DELETE skill")
+        self.skills[user_id].pop(skill_id, None)

@@ -1,0 +1,209 @@
+"""The workflow steps against an in-memory Genesys: what Validate observes and decides, how LockedUpdate keeps
+its precondition, and what SkillOverride remembers for the revert."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from presence_manager.config import AppSettings
+from presence_manager.errors import IfMatchFailed, InvalidRequest, LeaseHeld, PreconditionFailed
+from presence_manager.lease import AgentLease
+from presence_manager.workflow.locked_update import locked_update
+from presence_manager.workflow.models import ChangeRequest, SkillOverride
+from presence_manager.workflow.skill_override import apply_skill_overrides
+from presence_manager.workflow.validate import validate_change
+from tests.aws_tables import create_table_from_template
+from tests.fakes import FakeGenesys
+
+NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in America/New_York
+AGENT = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
+OFF_SHIFT = "7a2d2f2b-9e1f-4b54-8e5f-3c9b5d8f1b22"
+SETTINGS = AppSettings()
+
+
+@pytest.fixture
+def genesys() -> FakeGenesys:
+    fake = FakeGenesys(now=NOW)
+    fake.add_agent(AGENT, "Away")
+    fake.add_agent(OFF_SHIFT, "Offline", on_shift=False)
+    return fake
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for key, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb")
+        create_table_from_template(dynamodb, "AgentTable", "agents")
+        yield {"lease": AgentLease(dynamodb, "agents"), "scheduler": boto3.client("scheduler")}
+
+
+def change(user: str = AGENT, **fields: Any) -> ChangeRequest:
+    return ChangeRequest.model_validate({"userId": user, "presence": "Available", **fields})
+
+
+def test_given_an_agent_on_shift_when_validated_then_allowed_with_what_was_observed(genesys: FakeGenesys) -> None:
+    result = validate_change(change(message="hi"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert result.allowed is True
+    assert result.target and result.target.definition_id == "def-available"
+    assert result.observed.system_presence == "Away"
+    assert result.expected_etag == result.observed.etag
+    assert (result.time_zone, result.time_zone_source) == ("America/New_York", "businessUnit")
+    assert result.schedule and result.schedule.on_shift is True
+    assert "GET routingstatus" not in genesys.calls, "routing status only matters while On Queue"
+
+
+def test_given_an_off_shift_agent_asked_to_go_on_queue_then_rejected_with_a_reason(genesys: FakeGenesys) -> None:
+    result = validate_change(change(OFF_SHIFT, presence="On Queue"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert result.allowed is False
+    assert [v.code for v in result.policy.violations] == ["no_active_shift"]
+
+
+def test_given_warn_mode_then_the_same_change_is_allowed_with_warnings(genesys: FakeGenesys) -> None:
+    warn = AppSettings(POLICY_MODE="warn")
+    result = validate_change(change(OFF_SHIFT, presence="On Queue"), genesys=genesys, settings=warn, now=NOW)
+    assert result.allowed is True
+    assert [w.code for w in result.policy.warnings] == ["no_active_shift"]
+
+
+def test_given_a_request_time_zone_then_it_wins_over_the_business_unit(genesys: FakeGenesys) -> None:
+    result = validate_change(change(timeZone="Asia/Tokyo"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert (result.time_zone, result.time_zone_source) == ("Asia/Tokyo", "request")
+    assert [v.code for v in result.policy.violations] == ["outside_business_hours"]  # 00:00 in Tokyo
+
+
+def test_given_an_agent_without_wfm_and_no_time_zone_then_invalid_never_silent_utc(genesys: FakeGenesys) -> None:
+    genesys.units.discard(AGENT)
+    with pytest.raises(InvalidRequest) as raised:
+        validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert raised.value.code == "time_zone_unknown"
+
+
+def test_given_a_stale_if_match_then_validate_fails_at_once(genesys: FakeGenesys) -> None:
+    with pytest.raises(IfMatchFailed):
+        validate_change(change(ifMatch='"stale"'), genesys=genesys, settings=SETTINGS, now=NOW)
+
+
+def test_given_an_agent_on_a_live_interaction_then_not_taken_off_queue_unless_forced(genesys: FakeGenesys) -> None:
+    genesys.add_agent(AGENT, "OnQueue")
+    genesys.routing[AGENT] = "INTERACTING"
+    refused = validate_change(change(presence="Away"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert [v.code for v in refused.policy.violations] == ["live_interaction"]
+    forced = validate_change(change(presence="Away", force=True), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert forced.allowed is True
+
+
+def test_given_an_unchanged_presence_then_locked_update_patches_and_returns_the_new_etag(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="back soon")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    result = locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+    assert result.previous_presence.system_presence == "Away"
+    assert result.new_presence.system_presence == "Available"
+    assert result.new_presence.message == "back soon"
+    assert result.new_etag != validation.expected_etag
+    aws["lease"].acquire(AGENT, "someone-else", 30)  # the lease was released
+
+
+def test_given_a_concurrent_edit_after_validate_then_precondition_failed_and_nothing_written(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change()
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.edit_after_get = 1  # the agent clicks right after our next read
+    genesys.get_user_presence(AGENT)
+    with pytest.raises(PreconditionFailed) as raised:
+        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+    assert type(raised.value) is PreconditionFailed
+    assert "PATCH presence" not in genesys.calls
+    assert json.loads(str(raised.value))["expectedEtag"] == validation.expected_etag
+
+
+def test_given_a_caller_if_match_and_a_later_edit_then_if_match_failed_is_final(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    etag = validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW).expected_etag
+    request = change(ifMatch=etag)
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.edit_after_get = 1
+    genesys.get_user_presence(AGENT)  # the agent clicks right after this read
+    with pytest.raises(IfMatchFailed):
+        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+
+
+def test_given_another_writer_holds_the_lease_then_lease_held(genesys: FakeGenesys, aws: dict[str, Any]) -> None:
+    request = change()
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    aws["lease"].acquire(AGENT, "chg-other", 30)
+    with pytest.raises(LeaseHeld):
+        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+
+
+def test_given_skill_overrides_then_one_bulk_patch_one_put_and_the_previous_values_remembered(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    genesys.patch_user_routing_skills_bulk(AGENT, [])
+    genesys.put_user_routing_skill(AGENT, genesys_skill("s-old", 2.0, "active"))
+    genesys.calls.clear()
+    overrides = [
+        SkillOverride(skill_id="s-new", proficiency=4),
+        SkillOverride(skill_id="s-old", proficiency=5),
+        SkillOverride(skill_id="s-off", state="inactive"),
+    ]
+    result = apply_skill_overrides(
+        "chg-1",
+        change(skillOverrides=[o.to_json() for o in overrides]),
+        genesys=genesys,
+        scheduler=None,
+        settings=SETTINGS,
+        now=NOW,
+    )
+    assert genesys.calls == ["GET skills", "PUT skill", "PATCH skills bulk"]
+    by_id = {c.skill_id: c for c in result.changes}
+    assert by_id["s-new"].before is None and by_id["s-new"].after.proficiency == 4
+    assert by_id["s-old"].before.proficiency == 2.0 and by_id["s-old"].after.proficiency == 5
+    assert by_id["s-off"].after.state == "inactive"
+    assert result.revert_schedule is None
+
+
+def test_given_a_time_boxed_override_then_a_one_time_revert_schedule_restores_the_previous_values(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    settings = AppSettings(
+        REVERT_TARGET_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:pc",
+        SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/scheduler",
+    )
+    genesys.put_user_routing_skill(AGENT, genesys_skill("s-old", 2.0, "active"))
+    request = change(skillOverrides=[{"skillId": "s-old", "proficiency": 5, "revertAfterMinutes": 30}])
+    result = apply_skill_overrides(
+        "chg-9", request, genesys=genesys, scheduler=aws["scheduler"], settings=settings, now=NOW
+    )
+    assert result.revert_at == "2026-11-24T15:30:00.000Z"
+    schedule = aws["scheduler"].get_schedule(Name=result.revert_schedule, GroupName="default")
+    assert schedule["ScheduleExpression"] == "at(2026-11-24T15:30:00)"
+    assert schedule["ActionAfterCompletion"] == "DELETE"
+    revert = json.loads(schedule["Target"]["Input"])
+    assert revert["revertOf"] == "chg-9"
+    assert revert["skillOverrides"] == [
+        {"skillId": "s-old", "state": "active", "proficiency": 2.0, "revertAfterMinutes": None}
+    ]
+    assert revert["presence"] is None, "a revert touches skills only"
+
+
+def genesys_skill(skill_id: str, proficiency: float, state: str) -> Any:
+    from presence_manager.genesys.models import UserRoutingSkill
+
+    return UserRoutingSkill(id=skill_id, name=skill_id, proficiency=proficiency, state=state)
