@@ -1,0 +1,78 @@
+"""Fires EventBridge Scheduler one-time schedules (``at(...)``) locally: moto stores schedules but never runs them.
+
+A daemon thread lists the schedules in moto every ``interval`` seconds; a due ``at()`` schedule whose target is a
+Step Functions state machine starts an execution with the schedule's Input (as Scheduler's universal target does),
+then is deleted when its ``ActionAfterCompletion`` is ``DELETE``. Recurring ``cron()``/``rate()`` schedules are not
+fired locally (start the bulk state machine with the same payload from ``events/`` instead)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+AT_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+
+def due_at(expression: str, timezone_name: str | None) -> datetime | None:
+    """The instant of an ``at(yyyy-mm-ddThh:mm:ss)`` expression (in its ScheduleExpressionTimezone)."""
+    if not expression.startswith("at(") or not expression.endswith(")"):
+        return None
+    from zoneinfo import ZoneInfo
+
+    local = datetime.strptime(expression[3:-1], AT_FORMAT)
+    return local.replace(tzinfo=ZoneInfo(timezone_name or "UTC")).astimezone(UTC)
+
+
+class OneTimeScheduleRunner:
+    def __init__(self, scheduler: Any, sfn: Any, *, interval: float = 1.0) -> None:
+        self._scheduler = scheduler
+        self._sfn = sfn
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
+        self.fired: list[dict[str, str]] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.fire_due(datetime.now(UTC))
+            except Exception:
+                continue
+
+    def fire_due(self, now: datetime) -> list[dict[str, str]]:
+        fired = []
+        for group in self._groups():
+            for summary in self._scheduler.list_schedules(GroupName=group).get("Schedules", []):
+                schedule = self._scheduler.get_schedule(Name=summary["Name"], GroupName=group)
+                when = due_at(schedule["ScheduleExpression"], schedule.get("ScheduleExpressionTimezone"))
+                if when is None or when > now or schedule.get("State") == "DISABLED":
+                    continue
+                target = schedule["Target"]
+                if ":states:" in target["Arn"]:
+                    started = self._sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))
+                    fired.append({"schedule": schedule["Name"], "executionArn": started["executionArn"]})
+                if schedule.get("ActionAfterCompletion") == "DELETE":
+                    self._scheduler.delete_schedule(Name=schedule["Name"], GroupName=group)
+                else:
+                    self._scheduler.update_schedule(
+                        Name=schedule["Name"],
+                        GroupName=group,
+                        ScheduleExpression=schedule["ScheduleExpression"],
+                        FlexibleTimeWindow=schedule["FlexibleTimeWindow"],
+                        Target=target,
+                        State="DISABLED",
+                    )
+        self.fired.extend(fired)
+        return fired
+
+    def _groups(self) -> list[str]:
+        groups = self._scheduler.list_schedule_groups().get("ScheduleGroups", [])
+        return [group["Name"] for group in groups] or ["default"]
