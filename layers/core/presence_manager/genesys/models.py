@@ -283,10 +283,7 @@ class BusinessUnitActivityCodeListing(GenesysModel):
     download_url: str | None = None
 
 
-class WfmUser(GenesysModel):
-    id: str
-    name: str | None = None
-
-
 class WfmUserEntityListing(GenesysModel):
-    entities: list[WfmUser] = Field(default_factory=list)
+    """GET /api/v2/workforcemanagement/managementunits/{managementUnitId}/users: SDK entities are UserReference."""
+
+    entities: list[EntityRef] = Field(default_factory=list)
