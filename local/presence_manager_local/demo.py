@@ -1,4 +1,4 @@
-"""``make demo``: start the local stack on free ports and run scenarios a–e through its HTTP API.
+"""``make demo``: start the local stack on free ports and run scenarios a-e through its HTTP API.
 
 Prints the outcomes, each execution's path of states, the audit records and the per-agent metrics; exits 1 if any
 outcome (or check) is not the expected one."""

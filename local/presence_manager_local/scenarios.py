@@ -1,4 +1,4 @@
-"""The scripted scenarios a–e, run through the HTTP API of a running local stack.
+"""The scripted scenarios a-e, run through the HTTP API of a running local stack.
 
 One place for both ``make demo`` (which prints them) and the end-to-end tests (which assert on them). Agents are
 picked from the simulator's state by schedule pattern, never by hard-coded id."""
