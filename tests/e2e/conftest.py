@@ -1,0 +1,20 @@
+"""One local stack (simulator + moto executing our ASL + API emulator) on free ports for the e2e tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Any]:
+    from presence_manager_local.runtime import LocalRuntime
+
+    runtime = LocalRuntime()
+    runtime.start(api_port=0, sim_port=0, moto_port=0)
+    try:
+        yield runtime
+    finally:
+        runtime.stop()

@@ -1,0 +1,91 @@
+"""End to end: the real state machine on the local stack against the simulator, with injected faults.
+
+Scenarios a-e of the demo, asserted on execution status, path of states, audit record and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from presence_manager_local.scenarios import ScenarioResult, agent_summaries, run_scenarios
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def results(stack: Any) -> dict[str, ScenarioResult]:
+    return {r.key: r for r in run_scenarios(stack.api_url, stack.sim_url, stack.boto3_client("stepfunctions"))}
+
+
+def test_a_available_with_message_and_two_skill_overrides_is_applied(results: dict[str, ScenarioResult]) -> None:
+    a = results["a"]
+    assert (a.status, a.outcome) == ("SUCCEEDED", "applied")
+    assert a.path[:3] == ["Initialize", "Prepare", "Validate"]
+    assert a.path[-4:] == ["OutcomeApplied", "Record", "Finish", "Done"][-4:] or a.path[-3:] == [
+        "Finish",
+        "Done",
+        "Succeeded",
+    ]
+    assert [s for s in a.path if s in {"LockedUpdate", "HasSkillOverrides", "SkillOverride", "Export"}] == [
+        "LockedUpdate",
+        "HasSkillOverrides",
+        "SkillOverride",
+        "Export",
+    ]
+    record = a.record
+    assert record["newPresence"]["systemPresence"] == "Available"
+    assert record["message"] == "Working the escalation backlog"
+    assert [c["after"]["proficiency"] for c in record["skillChanges"]] == [4, 2.5]
+    assert record["exportStatus"] == "published"
+    assert record["requestedBy"]
+    assert record["latencyMs"] > 0
+
+
+def test_b_one_concurrent_edit_is_applied_after_a_visible_conflict_retry(results: dict[str, ScenarioResult]) -> None:
+    b = results["b"]
+    assert (b.status, b.outcome) == ("SUCCEEDED", "applied")
+    assert b.path.count("LockedUpdate") == 2
+    assert b.path.index("ConflictBackoff") < len(b.path) - 1 - b.path[::-1].index("Validate")
+    assert b.record["conflictRetries"] == 1
+    assert b.record["newPresence"]["systemPresence"] == "OnQueue"
+
+
+def test_c_a_429_waits_exactly_retry_after_then_applies(results: dict[str, ScenarioResult]) -> None:
+    c = results["c"]
+    assert (c.status, c.outcome) == ("SUCCEEDED", "applied")
+    assert c.path.count("WaitRetryAfter") == 1
+    assert c.path[c.path.index("WaitRetryAfter") + 2] == "LockedUpdate", "the same task runs again"
+    assert 1.5 <= c.wait_seconds[0] <= 4.0
+    assert c.record["rateLimitWaits"] == 1
+
+
+def test_d_an_off_shift_agent_is_not_put_on_queue(results: dict[str, ScenarioResult]) -> None:
+    d = results["d"]
+    assert (d.status, d.outcome) == ("SUCCEEDED", "rejected")
+    assert "LockedUpdate" not in d.path
+    assert [v["code"] for v in d.record["policy"]["violations"]] == ["no_active_shift"]
+    assert d.checks["no PATCH sent"]
+
+
+def test_e_a_presence_that_keeps_changing_ends_in_conflict_and_our_write_never_lands(
+    results: dict[str, ScenarioResult],
+) -> None:
+    e = results["e"]
+    assert (e.status, e.outcome) == ("FAILED", "conflict")
+    assert e.path.count("Validate") == 4, "first try plus 3 bounded retries"
+    assert e.path[-1] == "Conflict"
+    assert e.record["conflictRetries"] == 3
+    assert e.checks["our write never landed"]
+
+
+def test_every_scenario_leaves_one_audit_record_and_per_agent_metrics(
+    stack: Any, results: dict[str, ScenarioResult]
+) -> None:
+    metrics = dict(zip(results, agent_summaries(stack.api_url, [r.user_id for r in results.values()]), strict=True))
+    assert metrics["a"]["outcomes"] == {"applied": 1}
+    assert metrics["b"]["conflictRate"] == 1.0 and metrics["b"]["averageLatencyMs"] > 0
+    assert metrics["d"]["outcomes"] == {"rejected": 1} and metrics["d"]["totalUpdates"] == 0
+    assert metrics["e"]["outcomes"] == {"conflict": 1} and metrics["e"]["conflictRate"] == 3.0
+    for key, result in results.items():
+        assert result.passed, (key, result.checks)
