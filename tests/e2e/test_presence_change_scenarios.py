@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from presence_manager_local.scenarios import ScenarioResult, agent_summaries, run_scenarios
+from presence_manager_local.scenarios import ScenarioResult, Simulator, agent_summaries, run_scenarios
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def results(stack: Any) -> dict[str, ScenarioResult]:
+    Simulator(stack.sim_url).reset()
     return {r.key: r for r in run_scenarios(stack.api_url, stack.sim_url, stack.boto3_client("stepfunctions"))}
 
 
