@@ -8,6 +8,7 @@ fired locally (start the bulk state machine with the same payload from ``events/
 from __future__ import annotations
 
 import threading
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ class OneTimeScheduleRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="local-scheduler", daemon=True)
         self.fired: list[dict[str, str]] = []
+        self.errors: list[str] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -57,7 +59,10 @@ class OneTimeScheduleRunner:
                     continue
                 target = schedule["Target"]
                 if ":states:" in target["Arn"]:
-                    started = self._sfn.start_execution(stateMachineArn=target["Arn"], input=target.get("Input", "{}"))
+                    # Scheduler names each execution itself (a UUID); moto would otherwise name it "None".
+                    started = self._sfn.start_execution(
+                        stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
+                    )
                     fired.append({"schedule": schedule["Name"], "executionArn": started["executionArn"]})
                 if schedule.get("ActionAfterCompletion") == "DELETE":
                     self._scheduler.delete_schedule(Name=schedule["Name"], GroupName=group)

@@ -1,0 +1,640 @@
+"""The local runtime: the Genesys Cloud simulator, moto in server mode executing *our* ASL, in-process Lambda
+dispatch and an API Gateway emulator, all on loopback, with every resource created from template.yaml itself.
+
+    with LocalRuntime() as runtime:
+        runtime.start(api_port=0, sim_port=0, moto_port=0)   # 0 = a free port
+        ...runtime.api_url, runtime.sim_url, runtime.boto3_client("stepfunctions")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "gpm-local"
+SIM_CLIENT_ID, SIM_CLIENT_SECRET = "sim-client-id", "sim-client-secret"
+LOCAL_PARAMETERS = {
+    "GenesysCredentialsSecretId": "genesys-presence-manager/local",
+    "ConflictBackoffMinSeconds": "0",
+    "ConflictBackoffMaxSeconds": "2",
+    "TransientRetryIntervalSeconds": "1",
+    "BulkMaxConcurrency": "4",
+}
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+# ---- template.yaml ---------------------------------------------------------------------------------------------
+
+
+def business_hours_around_now(zone: str = "America/New_York", now: datetime | None = None) -> dict[str, str]:
+    """A 12-hour business window that contains *now* in ``zone``, so local runs pass at any hour."""
+    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone))
+    start = (local.hour - 4) % 24
+    return {"BusinessHoursStart": f"{start:02d}:00", "BusinessHoursEnd": f"{(start + 12) % 24:02d}:00"}
+
+
+@dataclass
+class ResolvedTemplate:
+    """What the local stack needs from template.yaml, intrinsics resolved against local physical names."""
+
+    parameters: dict[str, str]
+    resources: dict[str, Any]
+    physical: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> ResolvedTemplate:
+        from cfnlint.decode import cfn_yaml
+
+        document = cfn_yaml.load(str(path))
+        parameters = {name: str(spec.get("Default", "")) for name, spec in document["Parameters"].items()}
+        parameters.update(overrides or {})
+        template = cls(parameters=parameters, resources=dict(document["Resources"]))
+        template.physical = {logical: template._physical(logical, spec) for logical, spec in template.resources.items()}
+        return template
+
+    def _physical(self, logical: str, spec: dict[str, Any]) -> dict[str, str]:
+        kind, properties = spec["Type"], spec.get("Properties", {})
+        pseudo = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
+        if kind == "AWS::DynamoDB::Table":
+            name = f"{STACK}-{logical}"
+            return {"Ref": name, "Arn": pseudo.format(service="dynamodb", resource=f"table/{name}")}
+        if kind == "AWS::Serverless::Function":
+            name = f"{STACK}-{logical}"
+            return {"Ref": name, "Arn": pseudo.format(service="lambda", resource=f"function:{name}")}
+        if kind == "AWS::Serverless::StateMachine":
+            name = self.resolve(properties.get("Name", f"{STACK}-{logical}"))
+            arn = pseudo.format(service="states", resource=f"stateMachine:{name}")
+            return {"Ref": arn, "Arn": arn, "Name": name}
+        if kind in {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup"}:
+            name = self.resolve(properties["Name"])
+            return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"event-bus/{name}"), "Name": name}
+        if kind == "AWS::IAM::Role":
+            name = f"{STACK}-{logical}"
+            return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+        return {"Ref": f"{STACK}-{logical}", "Arn": pseudo.format(service="local", resource=logical)}
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref":
+                return self._ref(argument)
+            if key == "Fn::GetAtt":
+                logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return self.physical[logical][attribute]
+            if key == "Fn::Sub":
+                text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1), variables), text)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    def _ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::StackName": STACK,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        return self.physical[name]["Ref"]
+
+    def _sub(self, name: str, variables: dict[str, Any]) -> str:
+        if name in variables:
+            return str(self.resolve(variables[name]))
+        if "." in name:
+            logical, attribute = name.split(".", 1)
+            return self.physical[logical][attribute]
+        return self._ref(name)
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {logical: spec for logical, spec in self.resources.items() if spec["Type"] == kind}
+
+    def function_environment(self) -> dict[str, str]:
+        """Globals merged with every function's own variables (one process hosts them all; they agree)."""
+        from cfnlint.decode import cfn_yaml
+
+        globals_env = cfn_yaml.load(str(TEMPLATE))["Globals"]["Function"]["Environment"]["Variables"]
+        env = {k: str(self.resolve(v)) for k, v in globals_env.items()}
+        for spec in self.of_type("AWS::Serverless::Function").values():
+            own = spec["Properties"].get("Environment", {}).get("Variables", {})
+            env.update({k: str(self.resolve(v)) for k, v in own.items()})
+        return env
+
+    def api_routes(self) -> list[tuple[str, str, str]]:
+        """(method, path template, function logical id) of every Api event."""
+        routes = []
+        for logical, spec in self.of_type("AWS::Serverless::Function").items():
+            for event in spec["Properties"].get("Events", {}).values():
+                if event["Type"] == "Api":
+                    routes.append((event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical))
+        return routes
+
+    def state_machine_definition(self, logical: str) -> str:
+        properties = self.resources[logical]["Properties"]
+        text = (ROOT / properties["DefinitionUri"]).read_text()
+        for name, value in properties.get("DefinitionSubstitutions", {}).items():
+            text = text.replace(f"${{{name}}}", str(self.resolve(value)))
+        return text
+
+
+# ---- in-process Lambda ---------------------------------------------------------------------------------------
+
+
+class LambdaContext:
+    def __init__(self, function_name: str, timeout_seconds: int = 30) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
+        self.memory_limit_in_mb = 256
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class CapturedOutput(io.TextIOBase):
+    """``sys.stdout`` while the runtime runs: what a handler prints (logs, EMF) goes to the runtime's log file and
+    EMF list; everything else passes through."""
+
+    def __init__(self, passthrough: Any, log_path: Path) -> None:
+        self._passthrough = passthrough
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("a", encoding="utf-8")
+        self.emf: list[dict[str, Any]] = []
+
+    def capturing(self) -> Any:
+        runtime = self
+
+        class _Scope:
+            def __enter__(self) -> None:
+                runtime._local.active = True
+
+            def __exit__(self, *exc: object) -> None:
+                runtime._local.active = False
+
+        return _Scope()
+
+    def write(self, text: str) -> int:
+        if not getattr(self._local, "active", False):
+            return self._passthrough.write(text)
+        with self._lock:
+            self._log.write(text)
+            for line in text.splitlines():
+                if line.startswith("{") and '"_aws"' in line:
+                    with contextlib.suppress(ValueError):
+                        self.emf.append(json.loads(line))
+        return len(text)
+
+    def flush(self) -> None:
+        self._passthrough.flush()
+        with self._lock:
+            self._log.flush()
+
+    def close_log(self) -> None:
+        with self._lock:
+            self._log.close()
+
+
+class LambdaDispatcher:
+    """Replaces moto's no-Docker Lambda ``invoke`` with a call of our handler, returning what the Python Lambda
+    runtime returns: the JSON result, or ``{"errorType", "errorMessage", "stackTrace"}`` with X-Amz-Function-Error."""
+
+    def __init__(self, output: CapturedOutput) -> None:
+        self.handlers: dict[str, Handler] = {}
+        self.invocations: list[dict[str, Any]] = []
+        self._output = output
+        self._original: Any = None
+
+    def install(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        dispatcher = self
+        self._original = LambdaSimpleBackend.invoke
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):  # type: ignore[no-untyped-def]
+            return dispatcher.invoke(function_name.split(":")[-1], body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            from moto.awslambda_simple.models import LambdaSimpleBackend
+
+            LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
+
+    def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        event = json.loads(body) if body else {}
+        started = time.perf_counter()
+        error_type = None
+        with self._output.capturing():
+            try:
+                result = self.handlers[function_name](event, LambdaContext(function_name))
+                payload = json.dumps(result, default=str)
+            except Exception as exc:
+                error_type = type(exc).__name__
+                response_headers["x-amz-function-error"] = "Unhandled"
+                payload = json.dumps(
+                    {
+                        "errorType": error_type,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_tb(exc.__traceback__),
+                    }
+                )
+        self.invocations.append(
+            {"function": function_name, "ms": round((time.perf_counter() - started) * 1000, 1), "errorType": error_type}
+        )
+        return payload.encode()
+
+
+def load_handler(code_uri: str, handler: str, unique: str) -> Handler:
+    module_file, function = handler.rsplit(".", 1)
+    path = ROOT / code_uri / f"{module_file}.py"
+    spec = importlib.util.spec_from_file_location(f"lambda_{unique}_{module_file}", path)
+    assert spec and spec.loader
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return getattr(module, function)
+
+
+# ---- API Gateway emulator --------------------------------------------------------------------------------------
+
+
+class ApiGatewayEmulator:
+    """REST API (v1 proxy events) for the template's Api routes, dispatched to the handler in-process."""
+
+    def __init__(self, routes: list[tuple[str, str, Handler]], output: CapturedOutput) -> None:
+        self._routes = [
+            (method, template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), handler)
+            for method, template, handler in routes
+        ]
+        self._output = output
+        self._server: Any = None
+
+    def start(self, port: int) -> int:
+        from werkzeug.serving import make_server
+
+        self._server = make_server("127.0.0.1", port, self._app, threaded=True)
+        threading.Thread(target=self._server.serve_forever, name="api-emulator", daemon=True).start()
+        return self._server.server_port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        for method, template, pattern, handler in self._routes:
+            match = pattern.match(request.path)
+            if match and method == request.method:
+                response = self._call(handler, request, template, match.groupdict())
+                return response(environ, start_response)
+        body = json.dumps({"message": "Missing Authentication Token"})
+        return Response(body, status=403, content_type="application/json")(environ, start_response)
+
+    def _call(self, handler: Handler, request: Any, template: str, params: dict[str, str]) -> Any:
+        from werkzeug.wrappers import Response
+
+        query = request.args
+        event = {
+            "resource": template,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": dict(request.headers),
+            "multiValueHeaders": {k: request.headers.getlist(k) for k, _ in request.headers.items()},
+            "queryStringParameters": {k: query.get(k) for k in query} or None,
+            "multiValueQueryStringParameters": {k: query.getlist(k) for k in query} or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "stage": "v1",
+                "requestId": str(uuid.uuid4()),
+                "resourcePath": template,
+                "httpMethod": request.method,
+                "requestTimeEpoch": int(time.time() * 1000),
+                "identity": {
+                    "sourceIp": request.remote_addr,
+                    "userArn": None,
+                    "caller": f"local:{request.remote_addr}",
+                },
+            },
+            "body": request.get_data(as_text=True) or None,
+            "isBase64Encoded": False,
+        }
+        with self._output.capturing():
+            try:
+                result = handler(event, LambdaContext("api"))
+            except Exception:
+                return Response(
+                    json.dumps({"message": "Internal server error"}), status=502, content_type="application/json"
+                )
+        headers = {**(result.get("headers") or {})}
+        response = Response(result.get("body") or "", status=result["statusCode"], headers=headers)
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            for value in values:
+                response.headers.add(name, value)
+        return response
+
+
+# ---- the whole stack --------------------------------------------------------------------------------------------
+
+_active: LocalRuntime | None = None
+
+
+class LocalRuntime:
+    def __init__(self, log_path: Path | None = None) -> None:
+        self.api_url = self.sim_url = self.moto_url = ""
+        self.template: ResolvedTemplate | None = None
+        self._log_path = log_path or ROOT / ".local-stack" / "lambda.log"
+        self._simulator: Any = None
+        self._moto: Any = None
+        self._api: ApiGatewayEmulator | None = None
+        self._scheduler: Any = None
+        self._output: CapturedOutput | None = None
+        self._dispatcher: LambdaDispatcher | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_stdout: Any = None
+
+    def __enter__(self) -> LocalRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- lifecycle
+    def start(
+        self,
+        api_port: int = 3000,
+        sim_port: int = 8787,
+        moto_port: int = 5000,
+        parameter_overrides: dict[str, str] | None = None,
+    ) -> LocalRuntime:
+        global _active
+        if _active is not None:
+            raise RuntimeError("a LocalRuntime is already running in this process (moto's backends are global)")
+        _active = self
+        try:
+            self._start(api_port, sim_port, moto_port, parameter_overrides or {})
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, api_port: int, sim_port: int, moto_port: int, overrides: dict[str, str]) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per moto or API request
+
+        external_genesys = os.environ.get("GENESYS_API_URL") and os.environ.get("GENESYS_LOGIN_URL")
+        if external_genesys:
+            self.sim_url = ""
+        else:
+            from presence_manager_local.simulator.server import start_simulator
+
+            self._simulator = start_simulator(port=sim_port)
+            self.sim_url = self._simulator.url
+
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto.start()
+        port = self._moto._server.server_port  # the real one when 0 was asked for
+        self.moto_url = f"http://127.0.0.1:{port}"
+        self._set_env({"MOTO_PORT": str(port)})
+        import httpx
+
+        httpx.post(
+            f"{self.moto_url}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
+        ).raise_for_status()
+
+        self.template = ResolvedTemplate.load({**LOCAL_PARAMETERS, **business_hours_around_now(), **overrides})
+        self._set_env(self._lambda_environment(bool(external_genesys)))
+        self._output = CapturedOutput(sys.stdout, self._log_path)
+        self._saved_stdout, sys.stdout = sys.stdout, self._output
+        self._dispatcher = LambdaDispatcher(self._output)
+        self._dispatcher.install()
+        self._reset_caches()
+        self._create_resources()
+
+        routes = [
+            (method, path, self._dispatcher.handlers[self.template.physical[logical]["Ref"]])
+            for method, path, logical in self.template.api_routes()
+        ]
+        self._api = ApiGatewayEmulator(routes, self._output)
+        self.api_url = f"http://127.0.0.1:{self._api.start(api_port)}"
+
+        from presence_manager_local.scheduler import OneTimeScheduleRunner
+
+        self._scheduler = OneTimeScheduleRunner(self.boto3_client("scheduler"), self.boto3_client("stepfunctions"))
+        self._scheduler.start()
+
+    def _lambda_environment(self, external_genesys: bool) -> dict[str, str]:
+        assert self.template is not None
+        env = self.template.function_environment()
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+            }
+        )
+        if external_genesys:
+            env.update(
+                {"GENESYS_API_URL": os.environ["GENESYS_API_URL"], "GENESYS_LOGIN_URL": os.environ["GENESYS_LOGIN_URL"]}
+            )
+        else:
+            env.update({"GENESYS_API_URL": self.sim_url, "GENESYS_LOGIN_URL": self.sim_url, "GENESYS_REGION": ""})
+        return env
+
+    def _create_resources(self) -> None:
+        assert self.template is not None and self._dispatcher is not None
+        template = self.template
+        iam = self.boto3_client("iam")
+        role = iam.create_role(
+            RoleName=f"{STACK}-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+        )
+        role_arn = role["Role"]["Arn"]
+        for logical in template.of_type("AWS::IAM::Role"):
+            iam.create_role(RoleName=template.physical[logical]["Ref"], AssumeRolePolicyDocument="{}")
+
+        dynamodb = self.boto3_client("dynamodb")
+        for logical, spec in template.of_type("AWS::DynamoDB::Table").items():
+            properties = spec["Properties"]
+            name = template.physical[logical]["Ref"]
+            keys = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+            dynamodb.create_table(TableName=name, **{k: properties[k] for k in keys if k in properties})
+            ttl = properties.get("TimeToLiveSpecification")
+            if ttl:
+                dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
+
+        events = self.boto3_client("events")
+        for logical in template.of_type("AWS::Events::EventBus"):
+            events.create_event_bus(Name=template.physical[logical]["Ref"])
+        scheduler = self.boto3_client("scheduler")
+        for logical in template.of_type("AWS::Scheduler::ScheduleGroup"):
+            scheduler.create_schedule_group(Name=template.physical[logical]["Ref"])
+
+        if not os.environ.get("GENESYS_CLIENT_ID"):
+            self.boto3_client("secretsmanager").create_secret(
+                Name=template.parameters["GenesysCredentialsSecretId"],
+                SecretString=json.dumps({"clientId": SIM_CLIENT_ID, "clientSecret": SIM_CLIENT_SECRET}),
+            )
+
+        lambda_client = self.boto3_client("lambda")
+        for logical, spec in template.of_type("AWS::Serverless::Function").items():
+            name = template.physical[logical]["Ref"]
+            lambda_client.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler=spec["Properties"]["Handler"],
+                Code={"ZipFile": b"local"},
+                Timeout=30,
+            )
+            self._dispatcher.handlers[name] = load_handler(
+                spec["Properties"]["CodeUri"], spec["Properties"]["Handler"], logical
+            )
+
+        sfn = self.boto3_client("stepfunctions")
+        for logical, spec in template.of_type("AWS::Serverless::StateMachine").items():
+            sfn.create_state_machine(
+                name=template.physical[logical]["Name"],
+                definition=template.state_machine_definition(logical),
+                roleArn=role_arn,
+                type=spec["Properties"].get("Type", "STANDARD"),
+            )
+
+    def _reset_caches(self) -> None:
+        """Process-wide caches of a warm Lambda, dropped so they pick up this stack's environment."""
+        from presence_manager import dependencies
+        from presence_manager.config import app_settings
+        from presence_manager.genesys import client
+
+        app_settings.cache_clear()
+        dependencies.aws_client.cache_clear()
+        dependencies.dynamodb.cache_clear()
+        client._shared = None
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def stop(self) -> None:
+        global _active
+        for part in (self._scheduler, self._api):
+            if part is not None:
+                part.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        if self._simulator is not None:
+            self._simulator.stop()
+        if self._dispatcher is not None:
+            self._dispatcher.uninstall()
+        if self._saved_stdout is not None:
+            sys.stdout = self._saved_stdout
+        if self._output is not None:
+            self._output.close_log()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._scheduler = self._api = self._moto = self._simulator = self._dispatcher = self._output = None
+        self._saved_env, self._saved_stdout = {}, None
+        if _active is self:
+            _active = None
+            self._reset_caches()
+
+    # -- access
+    def boto3_client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def state_machine_arn(self, logical_id: str = "PresenceChangeStateMachine") -> str:
+        assert self.template is not None
+        return self.template.physical[logical_id]["Arn"]
+
+    def table_name(self, logical_id: str) -> str:
+        assert self.template is not None
+        return self.template.physical[logical_id]["Ref"]
+
+    def emf_records(self) -> list[dict[str, Any]]:
+        return list(self._output.emf) if self._output else []
+
+    def invocations(self) -> list[dict[str, Any]]:
+        return list(self._dispatcher.invocations) if self._dispatcher else []
+
+
+def serve(api_port: int = 3000, sim_port: int = 8787, moto_port: int = 5000) -> None:
+    """``make up``: run the stack on fixed ports until Ctrl-C."""
+    runtime = LocalRuntime()
+    runtime.start(api_port=api_port, sim_port=sim_port, moto_port=moto_port)
+    assert runtime.template is not None
+    hours = f"{runtime.template.parameters['BusinessHoursStart']}-{runtime.template.parameters['BusinessHoursEnd']}"
+    print(
+        "genesys-presence-manager local stack is up\n"
+        f"  API                      {runtime.api_url}\n"
+        f"  Genesys Cloud simulator  {runtime.sim_url or os.environ.get('GENESYS_API_URL')}"
+        f"  (client {SIM_CLIENT_ID} / {SIM_CLIENT_SECRET}; admin API under /__sim/)\n"
+        f"  moto (AWS)               {runtime.moto_url}\n"
+        f"  business hours           {hours} America/New_York (around now, for local runs)\n"
+        f"  Lambda logs and EMF      {runtime._log_path}\n\n"
+        f"  try: presence-manager --api {runtime.api_url} presence $(curl -s {runtime.sim_url}/__sim/state"
+        ' | python3 -c \'import json,sys; print(json.load(sys.stdin)["users"][0]["id"])\')\n'
+        "Ctrl-C stops it.",
+        file=sys.__stdout__,
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        runtime.stop()
