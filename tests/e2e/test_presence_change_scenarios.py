@@ -86,3 +86,27 @@ def test_every_scenario_leaves_one_audit_record_and_per_agent_metrics(
     assert metrics["e"]["outcomes"] == {"conflict": 1} and metrics["e"]["conflictRate"] == 3.0
     for key, result in results.items():
         assert result.passed, (key, result.checks)
+
+
+def test_metrics_are_emitted_as_emf_by_outcome_without_agent_dimensions(
+    stack: Any, results: dict[str, ScenarioResult]
+) -> None:
+    documents = [d for d in stack.emf_records() if "ChangeLatency" in d]
+    by_change = {d.get("changeId"): d for d in documents}
+    for result in results.values():
+        document = by_change[result.change_id]
+        assert document["Outcome"] == result.outcome
+        assert document["userId"] == result.user_id, "the agent id rides along as metadata"
+        directive = document["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "GenesysPresenceManager"
+        assert all("userId" not in dimensions for dimensions in directive["Dimensions"])
+        names = {metric["Name"] for metric in directive["Metrics"]}
+        assert names >= {"Changes", "ChangeLatency", "ConflictRetries", "RateLimitWaits"}
+        assert first(document["ConflictRetries"]) == result.record["conflictRetries"]
+        assert first(document["RateLimitWaits"]) == result.record["rateLimitWaits"]
+        assert first(document["ChangeLatency"]) == result.record["latencyMs"]
+
+
+def first(value: Any) -> float:
+    """An EMF metric value: a number, or a list of the values recorded in one flush."""
+    return value[0] if isinstance(value, list) else value
