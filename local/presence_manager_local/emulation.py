@@ -420,6 +420,8 @@ class LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per moto or API request
+        # moto's ASL engine logs every Fail state as an error; the execution history already says it.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
         external_genesys = os.environ.get("GENESYS_API_URL") and os.environ.get("GENESYS_LOGIN_URL")
         if external_genesys:
