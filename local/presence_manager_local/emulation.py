@@ -199,6 +199,8 @@ class CapturedOutput(io.TextIOBase):
         class _Scope:
             def __enter__(self) -> None:
                 runtime._local.active = True
+                if sys.stdout is not runtime:  # someone (a test runner's capture) swapped it: wrap theirs
+                    runtime._passthrough, sys.stdout = sys.stdout, runtime
 
             def __exit__(self, *exc: object) -> None:
                 runtime._local.active = False

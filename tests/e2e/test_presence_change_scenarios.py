@@ -8,14 +8,22 @@ from typing import Any
 
 import pytest
 
-from presence_manager_local.scenarios import ScenarioResult, Simulator, agent_summaries, run_scenarios
+from presence_manager_local.scenarios import Api, ScenarioResult, Simulator, agent_summaries, run_scenarios
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def results(stack: Any) -> dict[str, ScenarioResult]:
-    Simulator(stack.sim_url).reset()
+def metrics_before(stack: Any) -> dict[str, dict[str, Any]]:
+    """Each agent's aggregates before the scenarios (other tests of the session may have changed agents too)."""
+    sim = Simulator(stack.sim_url)
+    sim.reset()
+    user_ids = [u["id"] for u in sim.state()["users"]]
+    return dict(zip(user_ids, agent_summaries(stack.api_url, user_ids), strict=True))
+
+
+@pytest.fixture(scope="module")
+def results(stack: Any, metrics_before: dict[str, dict[str, Any]]) -> dict[str, ScenarioResult]:
     return {r.key: r for r in run_scenarios(stack.api_url, stack.sim_url, stack.boto3_client("stepfunctions"))}
 
 
@@ -76,16 +84,27 @@ def test_e_a_presence_that_keeps_changing_ends_in_conflict_and_our_write_never_l
     assert e.checks["our write never landed"]
 
 
-def test_every_scenario_leaves_one_audit_record_and_per_agent_metrics(
-    stack: Any, results: dict[str, ScenarioResult]
+def test_every_scenario_leaves_one_audit_record_and_moves_the_agents_metrics(
+    stack: Any, results: dict[str, ScenarioResult], metrics_before: dict[str, dict[str, Any]]
 ) -> None:
-    metrics = dict(zip(results, agent_summaries(stack.api_url, [r.user_id for r in results.values()]), strict=True))
-    assert metrics["a"]["outcomes"] == {"applied": 1}
-    assert metrics["b"]["conflictRate"] == 1.0 and metrics["b"]["averageLatencyMs"] > 0
-    assert metrics["d"]["outcomes"] == {"rejected": 1} and metrics["d"]["totalUpdates"] == 0
-    assert metrics["e"]["outcomes"] == {"conflict": 1} and metrics["e"]["conflictRate"] == 3.0
+    after = dict(zip(results, agent_summaries(stack.api_url, [r.user_id for r in results.values()]), strict=True))
+
+    def delta(key: str, field: str) -> Any:
+        before = metrics_before[results[key].user_id]
+        if field == "outcomes":
+            return {k: v - before[field].get(k, 0) for k, v in after[key][field].items() if v - before[field].get(k, 0)}
+        return after[key][field] - before[field]
+
+    assert delta("a", "outcomes") == {"applied": 1}
+    assert delta("b", "outcomes") == {"applied": 1} and delta("b", "conflictRetries") == 1
+    assert delta("c", "rateLimitWaits") == 1
+    assert delta("d", "outcomes") == {"rejected": 1} and delta("d", "totalUpdates") == 0
+    assert delta("e", "outcomes") == {"conflict": 1} and delta("e", "conflictRetries") == 3
+    assert after["b"]["averageLatencyMs"] > 0 and after["b"]["conflictRate"] > 0
     for key, result in results.items():
         assert result.passed, (key, result.checks)
+        trail = Api(stack.api_url).get(f"/agents/{result.user_id}/audit")["items"]
+        assert [item["changeId"] for item in trail].count(result.change_id) == 1
 
 
 def test_metrics_are_emitted_as_emf_by_outcome_without_agent_dimensions(
