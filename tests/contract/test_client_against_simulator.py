@@ -91,7 +91,7 @@ def client(simulator: Any, transport: RecordingTransport) -> GenesysClient:
     return GenesysClient(settings, http=httpx.Client(transport=transport, timeout=10), sleep=lambda _: None)
 
 
-def template_of(path: str, simulator: Any) -> str:
+def template_of(path: str) -> str:
     parts = path.strip("/").split("/")
     for _, template in REQUEST_MODELS:
         names = template.strip("/").split("/")
@@ -124,7 +124,7 @@ def test_every_request_body_our_client_sends_matches_the_sdk_model(
 
     checked = 0
     for method, path, body in transport.sent:
-        model = REQUEST_MODELS.get((method, template_of(path, simulator)))
+        model = REQUEST_MODELS.get((method, template_of(path)))
         if body is not None:
             assert model, f"{method} {path} sent a body but has no SDK model on record"
             check_against_sdk(body, model, f"{method} {path}")
