@@ -227,3 +227,21 @@ def test_credentials_come_from_the_secrets_manager_secret_when_not_in_the_enviro
     assert client_id == "cid"
     assert secret.get_secret_value() == "shh"
     assert "shh" not in repr(secret), "the secret never prints"
+
+
+def test_a_schedule_search_still_processing_is_searched_again_then_read_inline(org: Org) -> None:
+    from datetime import UTC, datetime
+
+    search = "/api/v2/workforcemanagement/managementunits/mu/agentschedules/search"
+    complete = {"status": "Complete", "result": {"agentSchedules": [{"user": {"id": USER}, "shifts": []}]}}
+    org.on(
+        search,
+        lambda _: httpx.Response(200, json={"status": "Processing", "operationId": "op-1"}),
+        lambda _: httpx.Response(200, json=complete),
+    )
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    result = make_client(org).search_agent_schedules("mu", now, now, [USER])
+    assert [s.user.id for s in result.agent_schedules] == [USER]
+    assert org.api_calls(search) == 2
+    body = json.loads(org.requests[-1].content)
+    assert body == {"startDate": "2026-11-24T00:00:00Z", "endDate": "2026-11-24T00:00:00Z", "userIds": [USER]}
