@@ -548,10 +548,13 @@ class LocalRuntime:
 
     def _reset_caches(self) -> None:
         """Process-wide caches of a warm Lambda, dropped so they pick up this stack's environment."""
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
         from presence_manager import dependencies
         from presence_manager.config import app_settings
         from presence_manager.genesys import client
 
+        DEFAULT_PROVIDERS.clear()  # Powertools Parameters' providers hold boto3 clients made for another endpoint
         app_settings.cache_clear()
         dependencies.aws_client.cache_clear()
         dependencies.dynamodb.cache_clear()

@@ -224,6 +224,9 @@ def test_credentials_come_from_the_secrets_manager_secret_when_not_in_the_enviro
         )
         settings = GenesysSettings(GENESYS_REGION="mypurecloud.ie", GENESYS_CREDENTIALS_SECRET_ID="gpm/oauth")
         client_id, secret = load_credentials(settings)
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
+    DEFAULT_PROVIDERS.clear()  # its cached provider holds a client of the mocked account
     assert client_id == "cid"
     assert secret.get_secret_value() == "shh"
     assert "shh" not in repr(secret), "the secret never prints"
