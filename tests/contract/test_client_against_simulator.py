@@ -15,7 +15,12 @@ from pydantic import SecretStr
 
 from presence_manager.errors import GenesysRateLimited, PresenceDefinitionNotFound
 from presence_manager.genesys.client import GenesysClient
-from presence_manager.genesys.models import UserRoutingSkill, UserRoutingSkillPost
+from presence_manager.genesys.models import (
+    MutableUserPresence,
+    PresenceDefinition,
+    UserRoutingSkill,
+    UserRoutingSkillPost,
+)
 from presence_manager.genesys.regions import REGIONS
 from presence_manager.genesys.settings import GenesysSettings
 from presence_manager_local.simulator.server import start_simulator
@@ -121,6 +126,15 @@ def test_every_request_body_our_client_sends_matches_the_sdk_model(
     assert client.get_business_unit_time_zone(unit["businessUnitId"]) == "America/New_York"
     assert client.get_activity_codes(unit["businessUnitId"])
     assert [u.id for u in client.get_management_unit_users(unit["id"])] == unit["userIds"]
+    others = [u["id"] for u in state["users"][:3]]
+    bulk = [
+        MutableUserPresence(id=u, presence_definition=PresenceDefinition(id=away.id), message="bulk") for u in others
+    ]
+    assert {p.id for p in client.put_users_presences_bulk(bulk)} == set(others)
+    read_back = client.get_users_presences_bulk(others)
+    assert {p.presence_definition.id for p in read_back} == {away.id}
+    client.delete_user_routing_skill(agent["id"], skill)
+    assert skill not in {s.id for s in client.get_user_routing_skills(agent["id"])}
 
     checked = 0
     for method, path, body in transport.sent:
@@ -129,7 +143,7 @@ def test_every_request_body_our_client_sends_matches_the_sdk_model(
             assert model, f"{method} {path} sent a body but has no SDK model on record"
             check_against_sdk(body, model, f"{method} {path}")
             checked += 1
-    assert checked == 4
+    assert checked == 5
 
 
 def test_presence_names_resolve_like_genesys_names_them(client: GenesysClient) -> None:
