@@ -261,7 +261,18 @@ def change_states() -> dict[str, State]:
                 "JitterStrategy": "FULL",
             }
         ],
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recordError", "Next": "KeepAuditRecord"}],
         "Next": "Finish",
+    }
+    states["KeepAuditRecord"] = {
+        "Type": "Task",
+        "Comment": "The audit table refused the record after every retry: park the whole state on the fallback "
+        "queue, whose consumer (the Record function) writes it once DynamoDB answers again. No record is lost.",
+        "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": "${AuditFallbackQueueUrl}", "MessageBody.$": "$"},
+        "ResultPath": "$.auditFallback",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2}],
+        "Next": "AuditDeferred",
     }
     return states
 
@@ -303,6 +314,11 @@ def presence_change_definition() -> State:
             "Cause": "Genesys Cloud kept answering 429 after the allowed Retry-After waits.",
         },
         "Failed": {"Type": "Fail", "Error": "ChangeFailed", "Cause": "See the audit record for the error."},
+        "AuditDeferred": {
+            "Type": "Fail",
+            "Error": "AuditRecordDeferred",
+            "Cause": "The audit record is queued on the fallback queue and will be written when DynamoDB recovers.",
+        },
     }
     return {
         "Comment": "One Genesys Cloud presence change: validate, locked update (412 loop), skill overrides, "
@@ -316,6 +332,11 @@ def bulk_change_definition() -> State:
     item_states: dict[str, State] = {
         **change_states(),
         "Finish": {"Type": "Pass", "OutputPath": "$.record", "End": True},
+        "AuditDeferred": {
+            "Type": "Pass",
+            "Parameters": {"changeId.$": "$.changeId", "outcome.$": "$.outcome", "auditDeferred": True},
+            "End": True,
+        },
     }
     return {
         "Comment": "A bulk presence change: the per-agent workflow for every agent, with bounded concurrency.",

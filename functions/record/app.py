@@ -1,10 +1,16 @@
-"""Record step: the one immutable audit record, EMF metrics, per-agent aggregates."""
+"""Record step: the one immutable audit record, EMF metrics, per-agent aggregates.
+
+Also the consumer of the audit fallback queue: a state the audit table refused during the execution arrives here
+as an SQS message and is written once DynamoDB answers again (failed messages are retried by SQS)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
@@ -12,11 +18,10 @@ from presence_manager.observability import logger, metrics, tracer
 from presence_manager.workflow.models import parse_step_input
 from presence_manager.workflow.record import build_audit_record
 
+deferred = BatchProcessor(event_type=EventType.SQS)
 
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+
+def record_change(event: dict[str, Any]) -> dict[str, Any]:
     state = parse_step_input(event)
     settings = deps.settings()
     record = build_audit_record(state, retention_days=settings.audit_retention_days, now=deps.now())
@@ -37,3 +42,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     else:
         logger.info("change already recorded; nothing counted twice")
     return stored.to_json()
+
+
+def record_deferred(record: SQSRecord) -> None:
+    record_change(json.loads(record.body))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=record_deferred, processor=deferred, context=context
+        )
+    return record_change(event)

@@ -88,6 +88,13 @@ class ResolvedTemplate:
         if kind in {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup"}:
             name = self.resolve(properties["Name"])
             return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"event-bus/{name}"), "Name": name}
+        if kind == "AWS::SQS::Queue":
+            name = f"{STACK}-{logical}"
+            return {
+                "Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}",
+                "Arn": pseudo.format(service="sqs", resource=name),
+                "QueueName": name,
+            }
         if kind == "AWS::IAM::Role":
             name = f"{STACK}-{logical}"
             return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
@@ -508,6 +515,10 @@ class LocalRuntime:
             ttl = properties.get("TimeToLiveSpecification")
             if ttl:
                 dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
+
+        sqs = self.boto3_client("sqs")
+        for logical in template.of_type("AWS::SQS::Queue"):
+            sqs.create_queue(QueueName=template.physical[logical]["QueueName"])
 
         events = self.boto3_client("events")
         for logical in template.of_type("AWS::Events::EventBus"):
