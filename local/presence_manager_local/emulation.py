@@ -614,10 +614,6 @@ class LocalRuntime:
             aws_secret_access_key="testing",
         )
 
-    def state_machine_arn(self, logical_id: str = "PresenceChangeStateMachine") -> str:
-        assert self.template is not None
-        return self.template.physical[logical_id]["Arn"]
-
     def table_name(self, logical_id: str) -> str:
         assert self.template is not None
         return self.template.physical[logical_id]["Ref"]

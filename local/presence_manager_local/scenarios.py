@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -243,11 +242,3 @@ def run_scenarios(api_url: str, sim_url: str, sfn: Any) -> list[ScenarioResult]:
 def agent_summaries(api_url: str, user_ids: list[str]) -> list[dict[str, Any]]:
     api = Api(api_url)
     return [api.get(f"/agents/{user_id}/metrics") for user_id in user_ids]
-
-
-def audit_items(api_url: str, user_id: str) -> list[dict[str, Any]]:
-    return Api(api_url).get(f"/agents/{user_id}/audit")["items"]
-
-
-def now_iso() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
