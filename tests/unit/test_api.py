@@ -14,6 +14,7 @@ from moto import mock_aws
 from presence_manager import dependencies as deps
 from presence_manager.config import AppSettings
 from presence_manager.errors import PresenceDefinitionNotFound
+from tests.aws_tables import mocked_aws_environment
 from tests.handlers import LambdaContextStub, load_handler
 
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
@@ -29,9 +30,7 @@ class FakeGenesys:
 
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         sfn = boto3.client("stepfunctions")
         role = "arn:aws:iam::123456789012:role/sfn"

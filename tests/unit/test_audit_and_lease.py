@@ -12,19 +12,14 @@ from moto import mock_aws
 from presence_manager.audit import AuditRecord, AuditStore
 from presence_manager.errors import InvalidRequest, LeaseHeld
 from presence_manager.lease import AgentLease
-from tests.aws_tables import create_table_from_template
+from tests.aws_tables import create_table_from_template, mocked_aws_environment
 
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
 
 
 @pytest.fixture
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(key, value)
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         resource = boto3.resource("dynamodb")
         create_table_from_template(resource, "AuditTable", "audit")

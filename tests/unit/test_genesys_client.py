@@ -22,6 +22,7 @@ from presence_manager.errors import (
 from presence_manager.genesys.auth import TokenProvider
 from presence_manager.genesys.client import GenesysClient
 from presence_manager.genesys.settings import GenesysSettings
+from tests.aws_tables import mocked_aws_environment
 
 API = "https://api.mypurecloud.com"
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
@@ -212,12 +213,7 @@ def test_credentials_come_from_the_secrets_manager_secret_when_not_in_the_enviro
 
     from presence_manager.genesys.settings import load_credentials
 
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(key, value)
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         boto3.client("secretsmanager").create_secret(
             Name="gpm/oauth", SecretString=json.dumps({"clientId": "cid", "clientSecret": "shh"})

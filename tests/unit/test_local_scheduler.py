@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 
 from presence_manager_local.scheduler import OneTimeScheduleRunner, due_at
+from tests.aws_tables import mocked_aws_environment
 
 
 def test_given_an_at_expression_then_its_instant_is_read_in_the_schedule_time_zone() -> None:
@@ -19,12 +20,7 @@ def test_given_an_at_expression_then_its_instant_is_read_in_the_schedule_time_zo
 
 
 def test_given_a_due_schedule_then_it_starts_the_execution_once_and_is_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(key, value)
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         sfn, scheduler = boto3.client("stepfunctions"), boto3.client("scheduler")
         definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})

@@ -14,7 +14,7 @@ from moto import mock_aws
 from presence_manager import dependencies as deps
 from presence_manager.audit import AuditStore
 from presence_manager.config import AppSettings
-from tests.aws_tables import create_table_from_template
+from tests.aws_tables import create_table_from_template, mocked_aws_environment
 from tests.handlers import LambdaContextStub, load_handler
 from tests.unit.test_state_machine_definitions import load, states_of
 
@@ -23,12 +23,7 @@ USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> Iterator[AuditStore]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(key, value)
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         dynamodb = boto3.resource("dynamodb")
         create_table_from_template(dynamodb, "AuditTable", "audit")

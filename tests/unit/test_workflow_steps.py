@@ -19,7 +19,7 @@ from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import ChangeRequest, SkillOverride
 from presence_manager.workflow.skill_override import apply_skill_overrides
 from presence_manager.workflow.validate import validate_change
-from tests.aws_tables import create_table_from_template
+from tests.aws_tables import create_table_from_template, mocked_aws_environment
 from tests.fakes import FakeGenesys
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in America/New_York
@@ -38,12 +38,7 @@ def genesys() -> FakeGenesys:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for key, value in {
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-    }.items():
-        monkeypatch.setenv(key, value)
+    mocked_aws_environment(monkeypatch)
     with mock_aws():
         dynamodb = boto3.resource("dynamodb")
         create_table_from_template(dynamodb, "AgentTable", "agents")

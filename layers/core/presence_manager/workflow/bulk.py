@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator, model_validator
 
 from presence_manager.errors import InvalidRequest
-from presence_manager.timeutil import resolve_time_zone
 from presence_manager.workflow.models import (
     MAX_MESSAGE_LENGTH,
     ChangeRequest,
     SkillOverride,
     WorkflowModel,
+    iana_time_zone,
     parse_change_request,
     validation_details,
 )
@@ -36,12 +36,7 @@ class BulkChangeRequest(WorkflowModel):
     dry_run: bool = False
     requested_by: str | None = Field(default=None, max_length=512)
 
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone_is_iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            resolve_time_zone(value)
-        return value
+    _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 
     @model_validator(mode="after")
     def _one_population(self) -> BulkChangeRequest:

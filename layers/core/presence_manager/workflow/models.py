@@ -20,6 +20,13 @@ MAX_SKILL_OVERRIDES = 50
 MAX_REVERT_MINUTES = 7 * 24 * 60
 
 
+def iana_time_zone(value: str | None) -> str | None:
+    """A request's optional time zone: an IANA name, or ``InvalidRequest(invalid_time_zone)``, never a silent UTC."""
+    if value is not None:
+        resolve_time_zone(value)
+    return value
+
+
 class WorkflowModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
@@ -57,12 +64,7 @@ class ChangeRequest(WorkflowModel):
         except ValueError as exc:
             raise ValueError("userId must be a Genesys Cloud user id (a UUID)") from exc
 
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone_is_iana(cls, value: str | None) -> str | None:
-        if value is not None:
-            resolve_time_zone(value)
-        return value
+    _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 
     @model_validator(mode="after")
     def _something_to_change(self) -> ChangeRequest:
