@@ -19,40 +19,73 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "layers" / "core"))
+
+from presence_manager import errors  # noqa: E402  (the error names are the classes' names)
+from presence_manager.outcomes import EXECUTION_SUCCEEDS, OUTCOMES  # noqa: E402
 
 State = dict[str, Any]
 
-TRANSIENT_ERRORS = [
-    "GenesysUnavailable",
+
+def error_name(error: type[Exception]) -> str:
+    """The ASL error name of one of our errors: its class name, the Lambda ``errorType``."""
+    return error.__name__
+
+
+RATE_LIMITED = error_name(errors.GenesysRateLimited)
+UNAVAILABLE = error_name(errors.GenesysUnavailable)
+WRITE_UNCONFIRMED = error_name(errors.GenesysWriteUnconfirmed)
+PRECONDITION_FAILED = error_name(errors.PreconditionFailed)
+IF_MATCH_FAILED = error_name(errors.IfMatchFailed)
+SUPERSEDED_BY_OWN_WRITE = error_name(errors.SupersededByOwnWrite)
+LEASE_HELD = error_name(errors.LeaseHeld)
+LIVE_INTERACTION = error_name(errors.LiveInteraction)
+EXPORT_FAILED = error_name(errors.ExportFailed)
+
+#: Errors of the Lambda service itself (the invocation never ran our code): safe to run again.
+LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+TRANSIENT_ERRORS = [UNAVAILABLE, *LAMBDA_SERVICE_ERRORS]
+#: A LockedUpdate that ran out of time may have sent its PATCH: as ambiguous as a lost answer.
+AMBIGUOUS_WRITE_ERRORS = [WRITE_UNCONFIRMED, "Sandbox.Timedout", "States.Timeout"]
 
-#: Tasks that call Genesys and so may be answered 429: each resumes here after its Retry-After wait.
-RATE_LIMITED_TASKS = ("Validate", "LockedUpdate", "SkillOverride")
+#: Tasks that call Genesys and so may be answered 429, and where each resumes after its Retry-After wait.
+#: LockedUpdate resumes at Validate: after a wait, what the write depends on (presence, routing status, shift,
+#: business hours) is validated again before anything is written.
+RATE_LIMIT_RESUME = {"Validate": "Validate", "LockedUpdate": "Validate", "SkillOverride": "SkillOverride"}
 
-OUTCOMES = {
-    "applied": "OutcomeApplied",
-    "dry_run": "OutcomeDryRun",
-    "rejected": "OutcomeRejected",
-    "conflict": "OutcomeConflict",
-    "rate_limited": "OutcomeRateLimited",
-    "failed": "OutcomeFailed",
-}
-SUCCESSFUL_OUTCOMES = ("applied", "dry_run", "rejected")
+#: The execution's counters of survived retries (each also a metric and an ``attempts`` entry of the audit record).
+COUNTERS = ("conflictRetries", "rateLimitWaits", "leaseWaits", "unconfirmedWrites")
+
+OUTCOME_STATES = {outcome: "Outcome" + "".join(part.title() for part in outcome.split("_")) for outcome in OUTCOMES}
 
 
-def _task(function: str, next_state: str, result_path: str, catches: list[State], retry: list[State]) -> State:
-    return {
-        "Type": "Task",
-        "Resource": f"${{{function}Arn}}",
-        "ResultPath": result_path,
-        "Retry": retry,
-        "Catch": catches,
-        "Next": next_state,
-    }
+#: What every step is given: the change, parsed and checked once by each step's model (``StepInput``).
+STEP_BASICS = ("changeId", "executionStartTime", "request", "counters")
+
+
+def _given(*paths: str) -> dict[str, str]:
+    """A task's ``Parameters``: only the parts of the state the step needs, never the whole execution state."""
+    return {f"{path}.$": f"$.{path}" for path in (*STEP_BASICS, *paths)}
+
+
+def _task(
+    function: str,
+    next_state: str,
+    result_path: str,
+    catches: list[State],
+    retry: list[State],
+    parameters: dict[str, str] | None = None,
+) -> State:
+    task: State = {"Type": "Task", "Resource": f"${{{function}Arn}}"}
+    if parameters is not None:
+        task["Parameters"] = parameters
+    task.update({"ResultPath": result_path, "Retry": retry, "Catch": catches, "Next": next_state})
+    return task
 
 
 def _transient_retry() -> list[State]:
@@ -67,29 +100,69 @@ def _transient_retry() -> list[State]:
     ]
 
 
-def _catch(errors: list[str], next_state: str) -> State:
-    return {"ErrorEquals": errors, "ResultPath": "$.error", "Next": next_state}
+def _catch(errors_: list[str], result_path: str, next_state: str) -> State:
+    """Each kind of caught error has its own result path, so a survived retry never reads as the failure."""
+    return {"ErrorEquals": errors_, "ResultPath": result_path, "Next": next_state}
 
 
-def _genesys_catches(task: str, extra: list[State] | None = None) -> list[State]:
-    return [
-        _catch(["GenesysRateLimited"], f"{task}RateLimited"),
-        *(extra or []),
-        _catch(["States.ALL"], OUTCOMES["failed"]),
-    ]
+def _failure() -> State:
+    return _catch(["States.ALL"], "$.failure", OUTCOME_STATES["failed"])
+
+
+def _count(counter: str, next_state: str) -> State:
+    """A Pass state adding one to ``counter`` (the other counters are carried over)."""
+    return {
+        "Type": "Pass",
+        "Parameters": {
+            f"{name}.$": f"States.MathAdd($.counters.{name}, 1)" if name == counter else f"$.counters.{name}"
+            for name in COUNTERS
+        },
+        "ResultPath": "$.counters",
+        "Next": next_state,
+    }
+
+
+def _budget(counter: str, limit: str, exhausted: str, default: str, comment: str) -> State:
+    return {
+        "Type": "Choice",
+        "Comment": comment,
+        "Choices": [{"Variable": f"$.counters.{counter}", "NumericGreaterThanEquals": limit, "Next": exhausted}],
+        "Default": default,
+    }
+
+
+def _wait_seconds_from(error_path: str, prefix: str, wait: State) -> dict[str, State]:
+    """Read ``retryAfterSeconds`` out of a caught Lambda error (``Cause`` is JSON whose ``errorMessage`` is the
+    JSON details of our error), then wait that long."""
+    return {
+        f"Read{prefix}": {
+            "Type": "Pass",
+            "Parameters": {"cause.$": f"States.StringToJson({error_path}.Cause)"},
+            "ResultPath": "$.wait",
+            "Next": f"Parse{prefix}",
+        },
+        f"Parse{prefix}": {
+            "Type": "Pass",
+            "Parameters": {"details.$": "States.StringToJson($.wait.cause.errorMessage)"},
+            "ResultPath": "$.wait",
+            "Next": wait["name"],
+        },
+        wait["name"]: {"Type": "Wait", "SecondsPath": "$.wait.details.retryAfterSeconds", "Next": wait["next"]},
+    }
 
 
 def change_states() -> dict[str, State]:
     """The per-agent states, from ``Prepare`` to ``Record`` (shared by both definitions)."""
+    failed, conflict = OUTCOME_STATES["failed"], OUTCOME_STATES["conflict"]
     states: dict[str, State] = {
         "Prepare": {
             "Type": "Pass",
-            "Comment": "Counters for the bounded 412 and 429 loops.",
+            "Comment": "Counters for the bounded 412, 429, lease and unconfirmed-write loops.",
             "Parameters": {
                 "changeId.$": "$.changeId",
                 "request.$": "$.request",
                 "executionStartTime.$": "$.executionStartTime",
-                "counters": {"conflictRetries": 0, "rateLimitWaits": 0},
+                "counters": dict.fromkeys(COUNTERS, 0),
             },
             "Next": "Validate",
         },
@@ -97,14 +170,19 @@ def change_states() -> dict[str, State]:
             "ValidateFunction",
             "PolicyDecision",
             "$.validation",
-            _genesys_catches("Validate", [_catch(["IfMatchFailed"], OUTCOMES["conflict"])]),
+            [
+                _catch([RATE_LIMITED], "$.rateLimited", "ValidateRateLimited"),
+                _catch([IF_MATCH_FAILED], "$.failure", conflict),
+                _failure(),
+            ],
             _transient_retry(),
+            _given(),
         ),
         "PolicyDecision": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.validation.allowed", "BooleanEquals": False, "Next": OUTCOMES["rejected"]},
-                {"Variable": "$.validation.dryRun", "BooleanEquals": True, "Next": OUTCOMES["dry_run"]},
+                {"Variable": "$.validation.allowed", "BooleanEquals": False, "Next": OUTCOME_STATES["rejected"]},
+                {"Variable": "$.validation.dryRun", "BooleanEquals": True, "Next": OUTCOME_STATES["dry_run"]},
                 {
                     "Variable": "$.validation.changesPresence",
                     "BooleanEquals": False,
@@ -117,45 +195,28 @@ def change_states() -> dict[str, State]:
             "LockedUpdateFunction",
             "HasSkillOverrides",
             "$.update",
-            _genesys_catches(
-                "LockedUpdate",
-                [
-                    _catch(["IfMatchFailed"], OUTCOMES["conflict"]),
-                    _catch(["PreconditionFailed"], "ConflictBudgetLeft"),
-                ],
-            ),
             [
-                {
-                    "ErrorEquals": ["LeaseHeld"],
-                    "IntervalSeconds": "${TransientRetryIntervalSeconds}",
-                    "MaxAttempts": 5,
-                    "BackoffRate": 1.5,
-                    "JitterStrategy": "FULL",
-                },
-                *_transient_retry(),
+                _catch([RATE_LIMITED], "$.rateLimited", "LockedUpdateRateLimited"),
+                _catch([IF_MATCH_FAILED], "$.failure", conflict),
+                _catch([SUPERSEDED_BY_OWN_WRITE], "$.leaseHeld", "OwnWriteBudgetLeft"),
+                _catch([PRECONDITION_FAILED], "$.conflict", "ConflictBudgetLeft"),
+                _catch([LEASE_HELD], "$.leaseHeld", "LeaseBudgetLeft"),
+                _catch(AMBIGUOUS_WRITE_ERRORS, "$.unconfirmedWrite", "UnconfirmedWriteBudgetLeft"),
+                _catch([LIVE_INTERACTION], "$.liveInteraction", OUTCOME_STATES["rejected"]),
+                _failure(),
             ],
+            _transient_retry(),
+            _given("validation"),
         ),
-        "ConflictBudgetLeft": {
-            "Type": "Choice",
-            "Comment": "412: the presence changed after Validate observed it. Re-validate, at most N times.",
-            "Choices": [
-                {
-                    "Variable": "$.counters.conflictRetries",
-                    "NumericGreaterThanEquals": "${ConflictMaxRetries}",
-                    "Next": OUTCOMES["conflict"],
-                }
-            ],
-            "Default": "CountConflictRetry",
-        },
-        "CountConflictRetry": {
-            "Type": "Pass",
-            "Parameters": {
-                "conflictRetries.$": "States.MathAdd($.counters.conflictRetries, 1)",
-                "rateLimitWaits.$": "$.counters.rateLimitWaits",
-            },
-            "ResultPath": "$.counters",
-            "Next": "ConflictJitter",
-        },
+        # ---- 412: the presence changed after Validate observed it (someone else's edit) ---------------------------
+        "ConflictBudgetLeft": _budget(
+            "conflictRetries",
+            "${ConflictMaxRetries}",
+            conflict,
+            "CountConflictRetry",
+            "412: the presence changed after Validate observed it. Re-validate, at most N times.",
+        ),
+        "CountConflictRetry": _count("conflictRetries", "ConflictJitter"),
         "ConflictJitter": {
             "Type": "Pass",
             "Parameters": {
@@ -165,6 +226,36 @@ def change_states() -> dict[str, State]:
             "Next": "ConflictBackoff",
         },
         "ConflictBackoff": {"Type": "Wait", "SecondsPath": "$.backoff.seconds", "Next": "Validate"},
+        # ---- our own contention: another change of ours holds the lease, or wrote first -------------------------
+        "LeaseBudgetLeft": _budget(
+            "leaseWaits",
+            "${LeaseMaxWaits}",
+            failed,
+            "CountLeaseWait",
+            "Another change of ours holds the agent's lease: wait until it can be free, at most N times.",
+        ),
+        "CountLeaseWait": _count("leaseWaits", "ReadLeaseWait"),
+        **_wait_seconds_from("$.leaseHeld", "LeaseWait", {"name": "WaitForLease", "next": "LockedUpdate"}),
+        "OwnWriteBudgetLeft": _budget(
+            "leaseWaits",
+            "${LeaseMaxWaits}",
+            failed,
+            "CountOwnWrite",
+            "Another change of ours wrote the agent's presence after Validate: re-validate against it (our own "
+            "contention, counted as a lease wait, not as a conflict).",
+        ),
+        "CountOwnWrite": _count("leaseWaits", "Validate"),
+        # ---- a write whose answer was lost: let it land, then re-read and reconcile under the lease ---------------
+        "UnconfirmedWriteBudgetLeft": _budget(
+            "unconfirmedWrites",
+            2,
+            failed,
+            "CountUnconfirmedWrite",
+            "The PATCH was sent but its answer was lost: never repeat it blindly. The lease stays ours while it "
+            "may still land; then LockedUpdate re-reads: landed = applied, not landed = written again.",
+        ),
+        "CountUnconfirmedWrite": _count("unconfirmedWrites", "WaitForWriteToSettle"),
+        "WaitForWriteToSettle": {"Type": "Wait", "Seconds": "${AmbiguousWriteSettleSeconds}", "Next": "LockedUpdate"},
         "HasSkillOverrides": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.validation.hasSkillOverrides", "BooleanEquals": True, "Next": "SkillOverride"}],
@@ -174,8 +265,9 @@ def change_states() -> dict[str, State]:
             "SkillOverrideFunction",
             "Export",
             "$.skills",
-            _genesys_catches("SkillOverride"),
+            [_catch([RATE_LIMITED], "$.rateLimited", "SkillOverrideRateLimited"), _failure()],
             _transient_retry(),
+            _given(),
         ),
         "Export": {
             "Type": "Task",
@@ -183,69 +275,43 @@ def change_states() -> dict[str, State]:
             "ResultPath": "$.export",
             "Retry": [
                 {
-                    "ErrorEquals": ["ExportFailed", *TRANSIENT_ERRORS],
+                    "ErrorEquals": [EXPORT_FAILED, *TRANSIENT_ERRORS],
                     "IntervalSeconds": "${TransientRetryIntervalSeconds}",
                     "MaxAttempts": 3,
                     "BackoffRate": 2,
                     "JitterStrategy": "FULL",
                 }
             ],
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.exportError", "Next": "OutcomeApplied"}],
-            "Next": "OutcomeApplied",
+            "Catch": [_catch(["States.ALL"], "$.exportError", OUTCOME_STATES["applied"])],
+            "Next": OUTCOME_STATES["applied"],
         },
         # ---- the shared Retry-After loop -----------------------------------------------------------------
-        "RateLimitBudgetLeft": {
-            "Type": "Choice",
-            "Comment": "429: wait exactly Retry-After, then run the same task again, at most N waits.",
-            "Choices": [
-                {
-                    "Variable": "$.counters.rateLimitWaits",
-                    "NumericGreaterThanEquals": "${RateLimitMaxWaits}",
-                    "Next": OUTCOMES["rate_limited"],
-                }
-            ],
-            "Default": "ReadRetryAfter",
-        },
-        "ReadRetryAfter": {
-            "Type": "Pass",
-            "Parameters": {"cause.$": "States.StringToJson($.error.Cause)"},
-            "ResultPath": "$.rateLimit",
-            "Next": "ParseRetryAfter",
-        },
-        "ParseRetryAfter": {
-            "Type": "Pass",
-            "Parameters": {"details.$": "States.StringToJson($.rateLimit.cause.errorMessage)"},
-            "ResultPath": "$.rateLimit",
-            "Next": "CountRateLimitWait",
-        },
-        "CountRateLimitWait": {
-            "Type": "Pass",
-            "Parameters": {
-                "conflictRetries.$": "$.counters.conflictRetries",
-                "rateLimitWaits.$": "States.MathAdd($.counters.rateLimitWaits, 1)",
-            },
-            "ResultPath": "$.counters",
-            "Next": "WaitRetryAfter",
-        },
-        "WaitRetryAfter": {
-            "Type": "Wait",
-            "SecondsPath": "$.rateLimit.details.retryAfterSeconds",
-            "Next": "ResumeAfterRateLimit",
-        },
+        "RateLimitBudgetLeft": _budget(
+            "rateLimitWaits",
+            "${RateLimitMaxWaits}",
+            OUTCOME_STATES["rate_limited"],
+            "CountRateLimitWait",
+            "429 (or our own empty rate budget): wait exactly Retry-After, then resume, at most N waits.",
+        ),
+        "CountRateLimitWait": _count("rateLimitWaits", "ReadRetryAfter"),
+        **_wait_seconds_from("$.rateLimited", "RetryAfter", {"name": "WaitRetryAfter", "next": "ResumeAfterRateLimit"}),
         "ResumeAfterRateLimit": {
             "Type": "Choice",
-            "Choices": [{"Variable": "$.resumeAt", "StringEquals": task, "Next": task} for task in RATE_LIMITED_TASKS],
-            "Default": OUTCOMES["failed"],
+            "Choices": [
+                {"Variable": "$.resumeAt", "StringEquals": resume, "Next": resume}
+                for resume in sorted(set(RATE_LIMIT_RESUME.values()))
+            ],
+            "Default": failed,
         },
     }
-    for task in RATE_LIMITED_TASKS:
+    for task, resume in RATE_LIMIT_RESUME.items():
         states[f"{task}RateLimited"] = {
             "Type": "Pass",
-            "Result": task,
+            "Result": resume,
             "ResultPath": "$.resumeAt",
             "Next": "RateLimitBudgetLeft",
         }
-    for outcome, name in OUTCOMES.items():
+    for outcome, name in OUTCOME_STATES.items():
         states[name] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": "Record"}
     states["Record"] = {
         "Type": "Task",
@@ -261,7 +327,7 @@ def change_states() -> dict[str, State]:
                 "JitterStrategy": "FULL",
             }
         ],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recordError", "Next": "KeepAuditRecord"}],
+        "Catch": [_catch(["States.ALL"], "$.recordError", "KeepAuditRecord")],
         "Next": "Finish",
     }
     states["KeepAuditRecord"] = {
@@ -293,7 +359,9 @@ def presence_change_definition() -> State:
         "Finish": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.outcome", "StringEquals": outcome, "Next": "Done"} for outcome in SUCCESSFUL_OUTCOMES
+                {"Variable": "$.outcome", "StringEquals": outcome, "Next": "Done"}
+                for outcome in OUTCOMES
+                if outcome in EXECUTION_SUCCEEDS
             ]
             + [
                 {"Variable": "$.outcome", "StringEquals": "conflict", "Next": "Conflict"},
@@ -389,6 +457,8 @@ def _numeric_placeholders(text: str) -> str:
         "ConflictMaxRetries",
         "RateLimitMaxWaits",
         "BulkMaxConcurrency",
+        "LeaseMaxWaits",
+        "AmbiguousWriteSettleSeconds",
     ):
         text = text.replace(f'"${{{name}}}"', f"${{{name}}}")
     return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from presence_manager.errors import GenesysNotFound, PresenceDefinitionNotFound
+from presence_manager.errors import GenesysNotFound, GenesysWriteUnconfirmed, PresenceDefinitionNotFound
 from presence_manager.genesys.models import (
     AgentManagementUnitReference,
     BuAgentScheduleActivity,
@@ -40,6 +40,8 @@ class FakeGenesys:
     time_zone: str = "America/New_York"
     calls: list[str] = field(default_factory=list)
     edit_after_get: int = 0  # concurrent edits: the next N presence GETs are followed by a change
+    lose_patch_answers: int = 0  # the next N PATCHes: the answer is lost (GenesysWriteUnconfirmed)
+    patch_lands: bool = True  # ... and whether such a PATCH lands anyway
 
     def add_agent(self, user_id: str, presence: str = "Available", *, on_shift: bool = True) -> None:
         self.units.add(user_id)
@@ -79,6 +81,11 @@ class FakeGenesys:
     def patch_user_presence(self, user_id: str, definition_id: str, message: str | None) -> UserPresence:
         self.calls.append("PATCH presence")
         definition = next(d for d in DEFINITIONS if d.id == definition_id)
+        if self.lose_patch_answers:
+            self.lose_patch_answers -= 1
+            if self.patch_lands:
+                self._set(user_id, definition.system_presence, message)
+            raise GenesysWriteUnconfirmed("PATCH timed out", retryAfterSeconds=60)
         return self._set(user_id, definition.system_presence, message)
 
     def _set(self, user_id: str, system_presence: str, message: str | None) -> UserPresence:

@@ -20,14 +20,18 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(changeId=state.change_id, userId=request.user_id)
     if state.validation is None:
         raise ValueError("LockedUpdate runs after Validate")
+    settings = deps.settings()
     result = locked_update(
         state.change_id,
         request,
         state.validation,
         genesys=deps.genesys(),
         lease=deps.agent_lease(),
-        lease_seconds=deps.settings().lease_seconds,
+        lease_seconds=settings.lease_seconds,
+        settle_seconds=settings.write_settle_seconds,
+        enforce_live_interaction=settings.policy_mode == "enforce",
         now=deps.now(),
+        unconfirmed=state.counters.unconfirmed_writes > 0,
     )
-    logger.info("presence updated", extra={"newEtag": result.new_etag})
+    logger.info("presence updated", extra={"newEtag": result.new_etag, "reconciled": result.reconciled})
     return result.to_json()

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
+from presence_manager.audit import AuditRecord
 from presence_manager.observability import logger, metrics, tracer
 from presence_manager.workflow.models import parse_step_input
 from presence_manager.workflow.record import build_audit_record
@@ -28,20 +29,28 @@ def record_change(event: dict[str, Any]) -> dict[str, Any]:
     logger.append_keys(changeId=record.change_id, userId=record.user_id, outcome=record.outcome)
     stored, written = deps.audit_store().record(record)
     if written:
-        metrics.add_dimension(name="Outcome", value=stored.outcome)
-        metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name="ChangeLatency", unit=MetricUnit.Milliseconds, value=stored.latency_ms)
-        metrics.add_metric(name="ConflictRetries", unit=MetricUnit.Count, value=stored.conflict_retries)
-        metrics.add_metric(name="RateLimitWaits", unit=MetricUnit.Count, value=stored.rate_limit_waits)
-        if stored.export_status == "failed":
-            metrics.add_metric(name="ExportFailures", unit=MetricUnit.Count, value=1)
-        # The agent id goes in EMF metadata (Logs Insights), never in a dimension.
-        metrics.add_metadata(key="userId", value=stored.user_id)
-        metrics.add_metadata(key="changeId", value=stored.change_id)
+        publish_metrics(stored)
         logger.info("change recorded", extra={"latencyMs": stored.latency_ms})
     else:
         logger.info("change already recorded; nothing counted twice")
     return stored.to_json()
+
+
+def publish_metrics(record: AuditRecord) -> None:
+    """One EMF document per record, flushed at once: a batch of replayed records (the fallback queue) never
+    publishes one record's figures under another's Outcome."""
+    metrics.add_dimension(name="Outcome", value=record.outcome)
+    metrics.add_metric(name="Changes", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ChangeLatency", unit=MetricUnit.Milliseconds, value=record.latency_ms)
+    metrics.add_metric(name="ConflictRetries", unit=MetricUnit.Count, value=record.conflict_retries)
+    metrics.add_metric(name="LeaseWaits", unit=MetricUnit.Count, value=record.lease_waits)
+    metrics.add_metric(name="RateLimitWaits", unit=MetricUnit.Count, value=record.rate_limit_waits)
+    if record.export_status == "failed":
+        metrics.add_metric(name="ExportFailures", unit=MetricUnit.Count, value=1)
+    # The agent id goes in EMF metadata (Logs Insights), never in a dimension.
+    metrics.add_metadata(key="userId", value=record.user_id)
+    metrics.add_metadata(key="changeId", value=record.change_id)
+    metrics.flush_metrics()
 
 
 def record_deferred(record: SQSRecord) -> None:
@@ -50,7 +59,6 @@ def record_deferred(record: SQSRecord) -> None:
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
         return process_partial_response(

@@ -197,6 +197,8 @@ def run_scenarios(api_url: str, sim_url: str, sfn: Any) -> list[ScenarioResult]:
         checks=lambda r, _: {
             "one conflict retry": r.record.get("conflictRetries") == 1,
             "re-validated": r.path.count("Validate") == 2 and "ConflictBackoff" in r.path,
+            "survived, not failed: no error, one attempt": "error" not in r.record
+            and [(a["type"], a["count"]) for a in r.record.get("attempts", [])] == [("PreconditionFailed", 1)],
         },
     )
     run(
@@ -211,6 +213,8 @@ def run_scenarios(api_url: str, sim_url: str, sfn: Any) -> list[ScenarioResult]:
             "one rate-limit wait": r.record.get("rateLimitWaits") == 1,
             "one WaitRetryAfter state": r.path.count("WaitRetryAfter") == 1,
             "waited ~2 s": len(r.wait_seconds) == 1 and 1.5 <= r.wait_seconds[0] <= 4.0,
+            "re-validated after the wait": r.path[r.path.index("WaitRetryAfter") + 2] == "Validate",
+            "survived, not failed: no error": "error" not in r.record,
         },
     )
     run(

@@ -53,6 +53,8 @@ def test_b_one_concurrent_edit_is_applied_after_a_visible_conflict_retry(results
     assert b.path.count("LockedUpdate") == 2
     assert b.path.index("ConflictBackoff") < len(b.path) - 1 - b.path[::-1].index("Validate")
     assert b.record["conflictRetries"] == 1
+    assert "error" not in b.record
+    assert [(a["type"], a["count"]) for a in b.record["attempts"]] == [("PreconditionFailed", 1)]
     assert b.record["newPresence"]["systemPresence"] == "OnQueue"
 
 
@@ -60,7 +62,12 @@ def test_c_a_429_waits_exactly_retry_after_then_applies(results: dict[str, Scena
     c = results["c"]
     assert (c.status, c.outcome) == ("SUCCEEDED", "applied")
     assert c.path.count("WaitRetryAfter") == 1
-    assert c.path[c.path.index("WaitRetryAfter") + 2] == "LockedUpdate", "the same task runs again"
+    after_wait = c.path[c.path.index("WaitRetryAfter") + 1 :]
+    assert after_wait[:4] == ["ResumeAfterRateLimit", "Validate", "PolicyDecision", "LockedUpdate"], (
+        "a write is validated again after a wait: routing status, shift and presence may have moved"
+    )
+    assert "error" not in c.record, "a survived 429 is an attempt, not an error"
+    assert [(a["type"], a["count"]) for a in c.record["attempts"]] == [("GenesysRateLimited", 1)]
     assert 1.5 <= c.wait_seconds[0] <= 4.0
     assert c.record["rateLimitWaits"] == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +13,7 @@ from moto import mock_aws
 
 from presence_manager.audit import AuditRecord, AuditStore
 from presence_manager.errors import InvalidRequest, LeaseHeld
-from presence_manager.lease import AgentLease
+from presence_manager.lease import AgentLease, LastWrite
 from tests.aws_tables import create_table_from_template, mocked_aws_environment
 
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
@@ -103,6 +105,22 @@ def test_given_a_held_lease_then_another_writer_is_refused_until_it_expires(dyna
     with pytest.raises(LeaseHeld):
         lease.acquire(USER, "chg-c", 30)
     lease.release(USER, "chg-b")
-    with lease.held(USER, "chg-c", 30), pytest.raises(LeaseHeld):
+    lease.acquire(USER, "chg-c", 30)
+    with pytest.raises(LeaseHeld):
         lease.acquire(USER, "chg-d", 30)
+    lease.release(USER, "chg-c", wrote=LastWrite(change_id="chg-c", etag='"e-c"'))
     lease.acquire(USER, "chg-d", 30)
+    assert lease.last_write(USER) == LastWrite(change_id="chg-c", etag='"e-c"'), "kept across leases"
+
+
+def test_given_a_lease_held_while_a_write_settles_then_others_are_told_to_wait_until_it_expires(dynamodb: Any) -> None:
+    clock = [1000.0]
+    lease = AgentLease(dynamodb, "agents", clock=lambda: clock[0])
+    lease.acquire(USER, "chg-a", 30)
+    lease.hold_while_settling(USER, "chg-a", 90)
+    with pytest.raises(LeaseHeld) as held:
+        lease.acquire(USER, "chg-b", 30)
+    assert json.loads(str(held.value))["retryAfterSeconds"] == 90
+    lease.acquire(USER, "chg-a", 30)  # the same change comes back to reconcile
+    lease.release(USER, "chg-a")
+    lease.acquire(USER, "chg-b", 30)

@@ -1,11 +1,15 @@
-"""The Genesys client without a network: token caching and the one 401 refresh, 429 parsing, the bounded retry of
-idempotent calls, timeouts, errors that say what is wrong, and the settings that say where Genesys is."""
+"""The Genesys client without a network: token caching and the one 401 refresh, 429 parsing (API and token
+endpoint), reads retried and writes never blindly repeated, the call budget on a fake clock, path segments
+validated before any request, downloadUrl rules, the schedule search that is Processing, the batch operations, and
+the settings that say where Genesys is."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -16,54 +20,88 @@ from presence_manager.errors import (
     GenesysForbidden,
     GenesysNotFound,
     GenesysRateLimited,
+    GenesysScheduleProcessing,
     GenesysUnauthorized,
     GenesysUnavailable,
+    GenesysWriteUnconfirmed,
+    InvalidRequest,
 )
 from presence_manager.genesys.auth import TokenProvider
-from presence_manager.genesys.client import GenesysClient
-from presence_manager.genesys.settings import GenesysSettings
+from presence_manager.genesys.client import GenesysClient, path_segment
+from presence_manager.genesys.models import (
+    MutableUserPresence,
+    PresenceDefinition,
+    UserRoutingSkill,
+    UserRoutingSkillPost,
+)
+from presence_manager.genesys.settings import GenesysSettings, parse_retry_after
 from tests.aws_tables import mocked_aws_environment
 
 API = "https://api.mypurecloud.com"
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
+OTHER_USER = "0b7e2f6c-1c1d-4b8e-9a57-3f2d9c0e5b22"
+SKILL = "9a0c6d3e-55aa-4f0e-8a1b-7c2d3e4f5a6b"
+MU = "2c9e4a1b-7d3f-4e5a-9b8c-1d2e3f4a5b6c"
+BU = "7e1d2c3b-4a5f-4e6d-8c9b-0a1b2c3d4e5f"
 PRESENCE = {
     "presenceDefinition": {"id": "d1", "systemPresence": "Available"},
     "message": "",
     "modifiedDate": "2026-11-24T10:00:00.000Z",
 }
+PRESENCE_PATH = f"/api/v2/users/{USER}/presences/purecloud"
+SEARCH_PATH = f"/api/v2/workforcemanagement/managementunits/{MU}/agentschedules/search"
+CODES_PATH = f"/api/v2/workforcemanagement/businessunits/{BU}/activitycodes"
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+Answer = Callable[[httpx.Request], httpx.Response]
 
 
 class Org:
     """A scripted Genesys: answers are queued per path; every request is recorded."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, list[Callable[[httpx.Request], httpx.Response]]] = {}
+        self.answers: dict[str, list[Answer]] = {}
+        self.token_answers: list[Answer] = []
         self.requests: list[httpx.Request] = []
         self.tokens_issued = 0
         self.expires_in = 86400
+        self.on_request: Callable[[httpx.Request], None] = lambda _: None
 
-    def on(self, path: str, *answers: Callable[[httpx.Request], httpx.Response]) -> None:
+    def on(self, path: str, *answers: Answer) -> None:
         self.answers.setdefault(path, []).extend(answers)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        self.on_request(request)
         if request.url.path == "/oauth/token":
+            if self.token_answers:
+                return self.token_answers.pop(0)(request)
             self.tokens_issued += 1
             body = {"access_token": f"t{self.tokens_issued}", "token_type": "bearer", "expires_in": self.expires_in}
             return httpx.Response(200, json=body)
         queue = self.answers.get(request.url.path, [])
         return queue.pop(0)(request) if queue else httpx.Response(200, json=PRESENCE)
 
-    def api_calls(self, path: str) -> int:
-        return sum(1 for r in self.requests if r.url.path == path)
+    def api_calls(self, path: str | None = None) -> int:
+        return sum(1 for r in self.requests if r.url.path != "/oauth/token" and path in (None, r.url.path))
 
 
-def status(code: int, body: dict[str, Any] | None = None, **headers: str) -> Callable[[httpx.Request], httpx.Response]:
+def status(code: int, body: dict[str, Any] | None = None, **headers: str) -> Answer:
     return lambda _: httpx.Response(code, json=body or {"message": f"status {code}", "status": code}, headers=headers)
 
 
-def timeout(request: httpx.Request) -> httpx.Response:
-    raise httpx.ReadTimeout("slow", request=request)
+def ok(body: Any) -> Answer:
+    return lambda _: httpx.Response(200, json=body)
+
+
+def fails(error: type[httpx.TransportError]) -> Answer:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise error("scripted failure", request=request)
+
+    return answer
+
+
+timeout = fails(httpx.ReadTimeout)
 
 
 @pytest.fixture
@@ -71,17 +109,50 @@ def org() -> Org:
     return Org()
 
 
-def make_client(org: Org, clock: list[float] | None = None) -> GenesysClient:
-    settings = GenesysSettings(
-        GENESYS_REGION="mypurecloud.com", GENESYS_CLIENT_ID="id", GENESYS_CLIENT_SECRET=SecretStr("secret")
-    )
+def make_settings(**env: Any) -> GenesysSettings:
+    values: dict[str, Any] = {
+        "GENESYS_REGION": "mypurecloud.com",
+        "GENESYS_CLIENT_ID": "id",
+        "GENESYS_CLIENT_SECRET": SecretStr("secret"),
+    }
+    return GenesysSettings(**{**values, **env})
+
+
+def make_client(
+    org: Org,
+    clock: list[float] | None = None,
+    *,
+    sleep: Callable[[float], None] | None = None,
+    retry_attempts: int = 3,
+    **env: Any,
+) -> GenesysClient:
+    settings = make_settings(**env)
     http = httpx.Client(transport=httpx.MockTransport(org.handle))
-    now = clock or [0.0]
-    tokens = TokenProvider(settings.login_url, "id", SecretStr("secret"), http=http, clock=lambda: now[0])
-    return GenesysClient(settings, http=http, tokens=tokens, sleep=lambda _: None)
+    now = clock if clock is not None else [0.0]
+    tokens = TokenProvider(
+        settings.login_url,
+        "id",
+        SecretStr("secret"),
+        http=http,
+        clock=lambda: now[0],
+        retry_after=settings.retry_after_seconds,
+    )
+    return GenesysClient(
+        settings,
+        http=http,
+        tokens=tokens,
+        clock=lambda: now[0],
+        sleep=sleep or (lambda _: None),
+        retry_attempts=retry_attempts,
+    )
 
 
-PRESENCE_PATH = f"/api/v2/users/{USER}/presences/purecloud"
+def details(error: Exception) -> dict[str, Any]:
+    """What the state machine reads from the Lambda errorMessage."""
+    return json.loads(str(error))
+
+
+# ---- tokens -------------------------------------------------------------------------------------------------------
 
 
 def test_the_token_is_cached_and_refreshed_60_seconds_before_it_expires(org: Org) -> None:
@@ -109,11 +180,74 @@ def test_a_401_fetches_a_new_token_once_and_repeats_the_call(org: Org) -> None:
     assert (org.tokens_issued, org.api_calls(PRESENCE_PATH)) == (2, 2)
 
 
+def test_a_401_on_a_write_is_repeated_once_with_a_new_token_since_a_401_was_not_applied(org: Org) -> None:
+    org.on(PRESENCE_PATH, status(401))
+    make_client(org).patch_user_presence(USER, "d2", None)
+    patches = [r for r in org.requests if r.method == "PATCH"]
+    assert [r.headers["Authorization"] for r in patches] == ["Bearer t1", "Bearer t2"]
+
+
 def test_a_second_401_is_unauthorized_not_a_loop(org: Org) -> None:
     org.on(PRESENCE_PATH, status(401), status(401))
     with pytest.raises(GenesysUnauthorized):
         make_client(org).get_user_presence(USER)
     assert org.api_calls(PRESENCE_PATH) == 2
+
+
+@pytest.mark.parametrize(("header", "seconds"), [("30", 30), ("100000", 180), (None, 3)])
+def test_a_429_from_the_token_endpoint_is_rate_limited_not_refused_credentials(
+    org: Org, header: str | None, seconds: int
+) -> None:
+    org.token_answers.append(
+        status(429, {"message": "Rate limit exceeded"}, **({"Retry-After": header} if header else {}))
+    )
+    with pytest.raises(GenesysRateLimited) as raised:
+        make_client(org).patch_user_presence(USER, "d2", None)
+    assert raised.value.retry_after_seconds == seconds
+    assert details(raised.value)["retryAfterSeconds"] == seconds, "what the state machine's Wait reads"
+    assert "credentials" not in raised.value.message
+    assert org.api_calls() == 0, "no token, no write"
+
+
+def test_the_token_endpoint_429_uses_the_settings_cap_when_the_client_builds_its_own_provider(org: Org) -> None:
+    settings = make_settings(GENESYS_RETRY_AFTER_CAP_SECONDS=45)
+    org.token_answers.append(status(429, {"message": "slow down"}, **{"Retry-After": "600"}))
+    client = GenesysClient(settings, http=httpx.Client(transport=httpx.MockTransport(org.handle)), sleep=lambda _: 0)
+    with pytest.raises(GenesysRateLimited) as raised:
+        client.get_user_presence(USER)
+    assert raised.value.retry_after_seconds == 45
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (status(400, {"error": "invalid_client"}), GenesysUnauthorized),
+        (status(401, {"error": "invalid_client"}), GenesysUnauthorized),
+        (status(403), GenesysUnauthorized),
+        (status(503), GenesysUnavailable),
+        (fails(httpx.ConnectError), GenesysUnavailable),
+        (fails(httpx.ReadTimeout), GenesysUnavailable),
+    ],
+)
+def test_other_token_endpoint_failures_keep_their_types(org: Org, answer: Answer, error: type[Exception]) -> None:
+    org.token_answers.append(answer)
+    with pytest.raises(error):
+        make_client(org).get_user_presence(USER)
+    assert org.api_calls() == 0
+
+
+def test_retry_after_is_parsed_in_one_place_for_seconds_and_http_dates() -> None:
+    now = datetime(2026, 11, 24, 10, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Tue, 24 Nov 2026 10:00:42 GMT", cap=180, default=3, now=now) == 42
+    assert parse_retry_after("Tue, 24 Nov 2026 11:00:00 GMT", cap=180, default=3, now=now) == 180
+    assert parse_retry_after("Tue, 24 Nov 2026 09:00:00 GMT", cap=180, default=3, now=now) == 0
+    assert parse_retry_after(" 12 ", cap=180, default=3) == 12
+    assert parse_retry_after("-5", cap=180, default=3) == 3
+    assert parse_retry_after("", cap=180, default=3) == 3
+    assert make_settings(GENESYS_RETRY_AFTER_CAP_SECONDS=60).retry_after_seconds("61") == 60
+
+
+# ---- API errors ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("header", "seconds"), [("7", 7), ("100000", 180), (None, 3), ("soon", 3)])
@@ -126,33 +260,8 @@ def test_a_429_carries_retry_after_capped_or_defaulted(org: Org, header: str | N
     with pytest.raises(GenesysRateLimited) as raised:
         make_client(org).get_user_presence(USER)
     assert raised.value.retry_after_seconds == seconds
-    assert json.loads(str(raised.value))["retryAfterSeconds"] == seconds, "what the state machine's Wait reads"
+    assert details(raised.value)["retryAfterSeconds"] == seconds, "what the state machine's Wait reads"
     assert org.api_calls(PRESENCE_PATH) == 1, "429 is the state machine's to wait out"
-
-
-def test_5xx_on_a_read_is_retried_a_bounded_number_of_times(org: Org) -> None:
-    org.on(PRESENCE_PATH, status(503), status(502))
-    assert make_client(org).get_user_presence(USER).message == ""
-    assert org.api_calls(PRESENCE_PATH) == 3
-    org.on(PRESENCE_PATH, status(503), status(503), status(503))
-    with pytest.raises(GenesysUnavailable):
-        make_client(org).get_user_presence(USER)
-
-
-def test_timeouts_on_a_read_are_retried_then_unavailable(org: Org) -> None:
-    org.on(PRESENCE_PATH, timeout, timeout, timeout)
-    with pytest.raises(GenesysUnavailable, match="timed out"):
-        make_client(org).get_user_presence(USER)
-    assert org.api_calls(PRESENCE_PATH) == 3
-
-
-def test_a_patch_is_never_retried(org: Org) -> None:
-    org.on(PRESENCE_PATH, status(503))
-    with pytest.raises(GenesysUnavailable):
-        make_client(org).patch_user_presence(USER, "d2", "hi")
-    assert org.api_calls(PRESENCE_PATH) == 1
-    sent = next(r for r in org.requests if r.method == "PATCH")
-    assert json.loads(sent.content) == {"presenceDefinition": {"id": "d2"}, "message": "hi"}
 
 
 def test_4xx_errors_are_typed_and_never_retried(org: Org) -> None:
@@ -179,19 +288,509 @@ def test_a_403_names_the_missing_permission(org: Org) -> None:
     assert raised.value.missing_permissions == ["presence:userPresence:edit"]
 
 
-def test_the_bearer_token_never_goes_to_another_host(org: Org) -> None:
-    search = "/api/v2/workforcemanagement/managementunits/mu/agentschedules/search"
-    org.on(
-        search, lambda _: httpx.Response(200, json={"status": "Complete", "downloadUrl": "https://downloads.example/x"})
-    )
-    org.on("/x", lambda _: httpx.Response(200, json={"agentSchedules": [], "businessUnitTimeZone": "Europe/London"}))
-    from datetime import UTC, datetime
+# ---- rule 1: reads are retried, ambiguous writes never repeated ---------------------------------------------------
 
-    now = datetime(2026, 11, 24, tzinfo=UTC)
-    result = make_client(org).search_agent_schedules("mu", now, now, [USER])
-    assert result.business_unit_time_zone == "Europe/London"
-    download = next(r for r in org.requests if r.url.host == "downloads.example")
-    assert "Authorization" not in download.headers
+
+def test_5xx_on_a_read_is_retried_a_bounded_number_of_times(org: Org) -> None:
+    org.on(PRESENCE_PATH, status(503), status(502))
+    assert make_client(org).get_user_presence(USER).message == ""
+    assert org.api_calls(PRESENCE_PATH) == 3
+    org.on(PRESENCE_PATH, status(503), status(503), status(503))
+    with pytest.raises(GenesysUnavailable) as raised:
+        make_client(org).get_user_presence(USER)
+    assert raised.value.status == 503
+    assert org.api_calls(PRESENCE_PATH) == 6
+
+
+@pytest.mark.parametrize(
+    "failure", [httpx.ReadTimeout, httpx.ConnectTimeout, httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError]
+)
+def test_timeouts_and_network_errors_on_a_read_are_retried_then_unavailable(
+    org: Org, failure: type[httpx.TransportError]
+) -> None:
+    org.on(PRESENCE_PATH, fails(failure), fails(failure), fails(failure))
+    with pytest.raises(GenesysUnavailable):
+        make_client(org).get_user_presence(USER)
+    assert org.api_calls(PRESENCE_PATH) == 3
+
+
+def test_a_read_timeout_says_it_timed_out(org: Org) -> None:
+    org.on(PRESENCE_PATH, timeout, timeout, timeout)
+    with pytest.raises(GenesysUnavailable, match="timed out"):
+        make_client(org).get_user_presence(USER)
+
+
+def test_the_schedule_search_post_is_a_read_and_is_retried(org: Org) -> None:
+    complete = {"status": "Complete", "result": {"agentSchedules": [{"user": {"id": USER}, "shifts": []}]}}
+    org.on(SEARCH_PATH, status(503), timeout, ok(complete))
+    result = make_client(org).search_agent_schedules(MU, NOW, NOW, [USER])
+    assert [s.user.id for s in result.agent_schedules] == [USER]
+    assert org.api_calls(SEARCH_PATH) == 3
+
+
+WRITES: dict[str, tuple[str, str, Callable[[GenesysClient], Any]]] = {
+    "patch presence": ("PATCH", PRESENCE_PATH, lambda c: c.patch_user_presence(USER, "d2", "hi")),
+    "patch skills": (
+        "PATCH",
+        f"/api/v2/users/{USER}/routingskills/bulk",
+        lambda c: c.patch_user_routing_skills_bulk(USER, [UserRoutingSkillPost(id=SKILL, proficiency=3)]),
+    ),
+    "put skill": (
+        "PUT",
+        f"/api/v2/users/{USER}/routingskills/{SKILL}",
+        lambda c: c.put_user_routing_skill(USER, UserRoutingSkill(id=SKILL, state="inactive")),
+    ),
+    "delete skill": (
+        "DELETE",
+        f"/api/v2/users/{USER}/routingskills/{SKILL}",
+        lambda c: c.delete_user_routing_skill(USER, SKILL),
+    ),
+    "put presences bulk": (
+        "PUT",
+        "/api/v2/users/presences/bulk",
+        lambda c: c.put_users_presences_bulk([MutableUserPresence(id=USER, message="m")]),
+    ),
+}
+LOST: dict[str, Answer] = {
+    "ReadTimeout": fails(httpx.ReadTimeout),
+    "WriteTimeout": fails(httpx.WriteTimeout),
+    "RemoteProtocolError": fails(httpx.RemoteProtocolError),
+    "ReadError": fails(httpx.ReadError),
+    "500": status(500),
+    "503": status(503),
+    "504": status(504),
+}
+
+
+@pytest.mark.parametrize("lost", LOST)
+@pytest.mark.parametrize("write", WRITES)
+def test_a_write_whose_answer_was_lost_is_unconfirmed_at_once_never_repeated(org: Org, write: str, lost: str) -> None:
+    method, path, call = WRITES[write]
+    org.on(path, LOST[lost], ok(PRESENCE))
+    with pytest.raises(GenesysWriteUnconfirmed) as raised:
+        call(make_client(org, WRITE_SETTLE_SECONDS=45))
+    assert org.api_calls(path) == 1, "an ambiguous write is never blindly repeated"
+    said = details(raised.value)
+    assert (said["method"], said["path"], said["retryAfterSeconds"]) == (method, path, 45)
+    assert said["status"] == (int(lost) if lost.isdigit() else None)
+
+
+@pytest.mark.parametrize("never_sent", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+@pytest.mark.parametrize("write", WRITES)
+def test_a_write_that_provably_never_left_is_retried(
+    org: Org, write: str, never_sent: type[httpx.TransportError]
+) -> None:
+    _, path, call = WRITES[write]
+    answer = [{"id": USER, **PRESENCE}] if path.endswith("/presences/bulk") else {"id": SKILL, **PRESENCE}
+    org.on(path, fails(never_sent), fails(never_sent), ok(answer))
+    call(make_client(org))
+    assert org.api_calls(path) == 3
+
+
+@pytest.mark.parametrize("never_sent", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_a_write_that_never_left_after_the_bounded_retries_is_unavailable(
+    org: Org, never_sent: type[httpx.TransportError]
+) -> None:
+    org.on(PRESENCE_PATH, *[fails(never_sent)] * 3)
+    with pytest.raises(GenesysUnavailable) as raised:
+        make_client(org).patch_user_presence(USER, "d2", None)
+    assert not isinstance(raised.value, GenesysWriteUnconfirmed)
+    assert org.api_calls(PRESENCE_PATH) == 3
+
+
+def test_a_write_never_left_then_lost_is_unconfirmed_without_a_third_try(org: Org) -> None:
+    org.on(PRESENCE_PATH, fails(httpx.ConnectError), timeout, ok(PRESENCE))
+    with pytest.raises(GenesysWriteUnconfirmed):
+        make_client(org).patch_user_presence(USER, "d2", None)
+    assert org.api_calls(PRESENCE_PATH) == 2
+
+
+def test_write_settle_seconds_defaults_to_60_and_must_be_positive(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert make_settings().write_settle_seconds == 60
+    monkeypatch.setenv("WRITE_SETTLE_SECONDS", "90")
+    assert make_settings().write_settle_seconds == 90
+    with pytest.raises(ValidationError):
+        make_settings(WRITE_SETTLE_SECONDS=0)
+
+
+def test_a_patch_sends_the_sdk_body(org: Org) -> None:
+    make_client(org).patch_user_presence(USER, "d2", "hi")
+    sent = next(r for r in org.requests if r.method == "PATCH")
+    assert json.loads(sent.content) == {"presenceDefinition": {"id": "d2"}, "message": "hi"}
+
+
+# ---- rule 2: path segments ----------------------------------------------------------------------------------------
+
+BAD_SEGMENTS = [
+    f"../../{OTHER_USER}/presences/purecloud",
+    "..",
+    ".",
+    "a/b",
+    "a%2Fb",
+    "%2e%2e",
+    "a?b=c",
+    "a#b",
+    "a b",
+    " a",
+    "a\n",
+    "a\t",
+    "a\x00",
+    "a\x7f",
+    "",
+    "-a",
+    ".hidden",
+    "x" * 129,
+    "é",
+]
+CALLS_BY_FIELD: list[tuple[str, Callable[[GenesysClient, str], Any]]] = [
+    ("userId", lambda c, v: c.get_user_presence(v)),
+    ("userId", lambda c, v: c.patch_user_presence(v, "d2", None)),
+    ("userId", lambda c, v: c.get_routing_status(v)),
+    ("userId", lambda c, v: c.get_user_routing_skills(v)),
+    ("userId", lambda c, v: c.patch_user_routing_skills_bulk(v, [])),
+    ("userId", lambda c, v: c.put_user_routing_skill(v, UserRoutingSkill(id=SKILL))),
+    ("skillId", lambda c, v: c.put_user_routing_skill(USER, UserRoutingSkill(id=v, state="inactive"))),
+    ("skillId", lambda c, v: c.delete_user_routing_skill(USER, v)),
+    ("userId", lambda c, v: c.delete_user_routing_skill(v, SKILL)),
+    ("agentId", lambda c, v: c.get_agent_management_unit(v)),
+    ("businessUnitId", lambda c, v: c.get_business_unit(v)),
+    ("businessUnitId", lambda c, v: c.get_business_unit_time_zone(v)),
+    ("businessUnitId", lambda c, v: c.get_activity_codes(v)),
+    ("managementUnitId", lambda c, v: c.get_management_unit_users(v)),
+    ("managementUnitId", lambda c, v: c.search_agent_schedules(v, NOW, NOW, [USER])),
+    ("userId", lambda c, v: c.get_users_presences_bulk([USER, v])),
+    ("userId", lambda c, v: c.get_users_routing_status([USER, v])),
+]
+
+
+@pytest.mark.parametrize("segment", BAD_SEGMENTS)
+@pytest.mark.parametrize(("field", "call"), CALLS_BY_FIELD)
+def test_a_bad_id_is_refused_before_any_request(
+    org: Org, field: str, call: Callable[[GenesysClient, str], Any], segment: str
+) -> None:
+    with pytest.raises(InvalidRequest) as raised:
+        call(make_client(org), segment)
+    assert raised.value.code == "invalid_path_segment"
+    assert raised.value.details["field"] == field
+    assert org.requests == [], "nothing sent, not even a token request"
+
+
+def test_the_skill_id_traversal_of_the_issue_never_reaches_another_users_presence(org: Org) -> None:
+    traversal = f"../../{OTHER_USER}/presences/purecloud"
+    with pytest.raises(InvalidRequest, match="skillId"):
+        make_client(org).put_user_routing_skill(USER, UserRoutingSkill(id=traversal, state="inactive"))
+    assert org.requests == []
+
+
+def test_good_ids_are_sent_verbatim_in_the_path(org: Org) -> None:
+    org.on(f"/api/v2/users/{USER}/routingskills/{SKILL}", ok({"id": SKILL}))
+    make_client(org).put_user_routing_skill(USER, UserRoutingSkill(id=SKILL, state="inactive"))
+    put = next(r for r in org.requests if r.method == "PUT")
+    assert put.url.raw_path == f"/api/v2/users/{USER}/routingskills/{SKILL}".encode()
+
+
+@pytest.mark.parametrize("good", [USER, "abc", "A.b-c_d", "x" * 128, "0"])
+def test_path_segment_accepts_genesys_shaped_ids_and_encodes_them(good: str) -> None:
+    assert path_segment(good, "userId") == good
+
+
+# ---- rule 4: the call budget --------------------------------------------------------------------------------------
+
+
+def test_the_defaults_fit_the_30_second_lambda_timeout() -> None:
+    settings = make_settings()
+    assert (settings.timeout_seconds, settings.call_budget_seconds) == (8.0, 20.0)
+    attempts, max_back_off = 3, 2.0
+    assert attempts * settings.timeout_seconds + (attempts - 1) * max_back_off < 30
+    assert settings.call_budget_seconds < 30
+
+
+def test_the_budget_cannot_be_shorter_than_one_request() -> None:
+    with pytest.raises(ValidationError, match="GENESYS_CALL_BUDGET_SECONDS"):
+        make_settings(GENESYS_TIMEOUT_SECONDS=10, GENESYS_CALL_BUDGET_SECONDS=5)
+
+
+@pytest.mark.parametrize("retry_attempts", [3, 10])
+@pytest.mark.parametrize("kind", ["read", "search", "never-sent write"])
+def test_a_call_that_keeps_timing_out_gives_up_within_the_budget(org: Org, retry_attempts: int, kind: str) -> None:
+    """Each request 'takes' its whole timeout on a fake clock; back-off sleeps advance it too. No real sleeping."""
+    clock = [1000.0]
+    slept: list[float] = []
+    timeouts: list[float] = []
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        limit = request.extensions["timeout"]["read"]
+        timeouts.append(limit)
+        clock[0] += limit
+        raise (httpx.ConnectTimeout if kind == "never-sent write" else httpx.ReadTimeout)("slow", request=request)
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    client = make_client(org, clock, sleep=sleep, retry_attempts=retry_attempts)
+    path = {"read": PRESENCE_PATH, "search": SEARCH_PATH, "never-sent write": PRESENCE_PATH}[kind]
+    org.on(path, *[slow] * 20)
+    started = clock[0]
+    with pytest.raises(GenesysUnavailable):
+        if kind == "read":
+            client.get_user_presence(USER)
+        elif kind == "search":
+            client.search_agent_schedules(MU, NOW, NOW, [USER])
+        else:
+            client.patch_user_presence(USER, "d2", None)
+    elapsed = clock[0] - started
+    assert elapsed <= 20.0, f"the call took {elapsed} s of a 20 s budget"
+    assert timeouts == [8.0, 8.0], "two full attempts fit 20 s, a third would not"
+    assert len(slept) == 1
+
+
+def test_each_request_timeout_is_cut_to_what_is_left_of_the_budget(org: Org) -> None:
+    clock = [0.0]
+    seen: list[dict[str, float]] = []
+
+    def slow_token(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        clock[0] += 6.0
+        return httpx.Response(200, json={"access_token": "slow", "token_type": "bearer", "expires_in": 86400})
+
+    org.token_answers.append(slow_token)
+    org.on_request = lambda r: seen.append(r.extensions["timeout"]) if r.url.path == PRESENCE_PATH else None
+    make_client(org, clock, GENESYS_CALL_BUDGET_SECONDS=10).get_user_presence(USER)
+    token_timeout, request_timeout = seen
+    assert token_timeout["read"] == 8.0
+    assert request_timeout["read"] == pytest.approx(4.0), "10 s budget - 6 s spent on the token"
+    assert request_timeout["connect"] == pytest.approx(4.0)
+
+
+def test_a_spent_budget_sends_nothing_more(org: Org) -> None:
+    clock = [0.0]
+
+    def slow_token(request: httpx.Request) -> httpx.Response:
+        clock[0] += 30.0
+        return httpx.Response(200, json={"access_token": "late", "token_type": "bearer", "expires_in": 86400})
+
+    org.token_answers.append(slow_token)
+    with pytest.raises(GenesysUnavailable, match="budget"):
+        make_client(org, clock).patch_user_presence(USER, "d2", None)
+    assert org.api_calls() == 0
+
+
+# ---- rule 5: downloadUrl ------------------------------------------------------------------------------------------
+
+SCHEDULES = {"agentSchedules": [], "businessUnitTimeZone": "Europe/London"}
+
+
+def search_answering(org: Org, download_url: str) -> None:
+    org.on(SEARCH_PATH, ok({"status": "Complete", "operationId": "op", "downloadUrl": download_url}))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.mypurecloud.com/dl/1",
+        "https://downloads.example/x",
+        "https://mypurecloud.com.evil.example/x",
+        "https://evilmypurecloud.com/x",
+        "https://api.mypurecloud.ie/x",
+        "https://169.254.169.254/latest/meta-data/",
+        "file:///etc/passwd",
+        "ftp://api.mypurecloud.com/x",
+        "https://user:pw@api.mypurecloud.com/x",
+        "https://api.mypurecloud.com:8443/x",
+        "http://127.0.0.1:8787/__sim/downloads/x",
+        "//downloads.example/x",
+        "/relative/path",
+    ],
+)
+def test_a_download_url_elsewhere_is_refused_without_any_request(org: Org, url: str) -> None:
+    search_answering(org, url)
+    with pytest.raises(GenesysBadRequest, match="refusing downloadUrl"):
+        make_client(org).search_agent_schedules(MU, NOW, NOW, [USER])
+    assert [r.url.path for r in org.requests if r.url.path != "/oauth/token"] == [SEARCH_PATH]
+
+
+@pytest.mark.parametrize(
+    ("url", "gets_token"),
+    [
+        ("https://api.mypurecloud.com/dl/1", True),
+        ("https://apps.mypurecloud.com/dl/1", False),
+        ("https://files.example.org/dl/1", False),
+        ("https://FILES.example.org./dl/1", False),
+    ],
+)
+def test_a_download_url_on_the_api_its_environment_or_the_allow_list_is_followed(
+    org: Org, url: str, gets_token: bool
+) -> None:
+    search_answering(org, url)
+    org.on("/dl/1", ok(SCHEDULES))
+    client = make_client(org, GENESYS_DOWNLOAD_HOSTS="cdn.example.net, files.example.org")
+    assert client.search_agent_schedules(MU, NOW, NOW, [USER]).business_unit_time_zone == "Europe/London"
+    download = next(r for r in org.requests if r.url.path == "/dl/1")
+    assert ("Authorization" in download.headers) is gets_token, "the bearer token goes to the API host only"
+
+
+def test_the_simulator_download_url_on_the_apis_own_loopback_origin_is_followed(org: Org) -> None:
+    search_answering(org, "http://127.0.0.1:8787/__sim/downloads/k")
+    org.on("/__sim/downloads/k", ok(SCHEDULES))
+    client = make_client(org, GENESYS_API_URL="http://127.0.0.1:8787", GENESYS_LOGIN_URL="http://127.0.0.1:8787")
+    assert client.search_agent_schedules(MU, NOW, NOW, [USER]).business_unit_time_zone == "Europe/London"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9999/x", "http://localhost:8787/x", "https://downloads.example/x", "http://10.0.0.1/x"]
+)
+def test_a_loopback_api_follows_only_its_own_origin(org: Org, url: str) -> None:
+    search_answering(org, url)
+    client = make_client(org, GENESYS_API_URL="http://127.0.0.1:8787", GENESYS_LOGIN_URL="http://127.0.0.1:8787")
+    with pytest.raises(GenesysBadRequest, match="refusing downloadUrl"):
+        client.search_agent_schedules(MU, NOW, NOW, [USER])
+    assert org.api_calls() == 1
+
+
+def test_download_hosts_are_comma_separated_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENESYS_DOWNLOAD_HOSTS", "a.example.com, B.example.org,,")
+    assert make_settings().download_hosts == ("a.example.com", "b.example.org")
+
+
+# ---- rule 7: schedule search and activity codes -------------------------------------------------------------------
+
+
+def test_a_schedule_search_that_is_processing_is_not_searched_again(org: Org) -> None:
+    org.on(SEARCH_PATH, ok({"status": "Processing", "operationId": "op-1"}), ok({"status": "Complete"}))
+    with pytest.raises(GenesysScheduleProcessing) as raised:
+        make_client(org).search_agent_schedules(MU, NOW, NOW, [USER])
+    assert details(raised.value)["operationId"] == "op-1"
+    assert org.api_calls(SEARCH_PATH) == 1, "a second POST would start a new search"
+
+
+@pytest.mark.parametrize("ended", ["Canceled", "Error"])
+def test_a_schedule_search_canceled_or_in_error_is_unavailable(org: Org, ended: str) -> None:
+    org.on(SEARCH_PATH, ok({"status": ended, "operationId": "op-2"}))
+    with pytest.raises(GenesysUnavailable, match=ended):
+        make_client(org).search_agent_schedules(MU, NOW, NOW, [USER])
+    assert org.api_calls(SEARCH_PATH) == 1
+
+
+def test_a_complete_schedule_search_is_read_inline(org: Org) -> None:
+    complete = {"status": "Complete", "result": {"agentSchedules": [{"user": {"id": USER}, "shifts": []}]}}
+    org.on(SEARCH_PATH, ok(complete))
+    result = make_client(org).search_agent_schedules(MU, NOW, NOW, [USER])
+    assert [s.user.id for s in result.agent_schedules] == [USER]
+    body = json.loads(org.requests[-1].content)
+    assert body == {"startDate": "2026-11-24T00:00:00Z", "endDate": "2026-11-24T00:00:00Z", "userIds": [USER]}
+
+
+def test_activity_codes_that_come_as_a_download_url_are_followed(org: Org) -> None:
+    code = {"id": "c1", "name": "Lunch", "category": "Meal", "secondaryPresences": [{"id": "p-lunch"}]}
+    org.on(CODES_PATH, ok({"entities": [], "downloadUrl": "https://apps.mypurecloud.com/codes/1"}))
+    org.on("/codes/1", ok({"entities": [code]}))
+    codes = make_client(org).get_activity_codes(BU)
+    assert [(c.id, c.secondary_presences[0].id) for c in codes] == [("c1", "p-lunch")]
+    assert "Authorization" not in next(r for r in org.requests if r.url.path == "/codes/1").headers
+
+
+def test_activity_codes_inline_do_not_follow_anything(org: Org) -> None:
+    org.on(CODES_PATH, ok({"entities": [{"id": "c1"}], "downloadUrl": "https://apps.mypurecloud.com/codes/1"}))
+    assert [c.id for c in make_client(org).get_activity_codes(BU)] == ["c1"]
+    assert org.api_calls() == 1
+
+
+def test_an_activity_code_download_url_elsewhere_is_refused(org: Org) -> None:
+    org.on(CODES_PATH, ok({"entities": [], "downloadUrl": "https://evil.example/codes"}))
+    with pytest.raises(GenesysBadRequest, match="refusing downloadUrl"):
+        make_client(org).get_activity_codes(BU)
+    assert org.api_calls() == 1
+
+
+# ---- rule 8: batches ----------------------------------------------------------------------------------------------
+
+
+def user_ids(count: int) -> list[str]:
+    return [f"00000000-0000-4000-8000-{n:012d}" for n in range(count)]
+
+
+def echo_bulk_put(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=[{"id": item["id"], **PRESENCE} for item in json.loads(request.content)])
+
+
+def test_a_bulk_presence_write_of_51_is_sent_as_two_writes_of_50_and_1(org: Org) -> None:
+    ids = user_ids(51)
+    org.on("/api/v2/users/presences/bulk", echo_bulk_put, echo_bulk_put)
+    items = [MutableUserPresence(id=i, presence_definition=PresenceDefinition(id="d2")) for i in ids]
+    written = make_client(org).put_users_presences_bulk(items)
+    puts = [json.loads(r.content) for r in org.requests if r.method == "PUT"]
+    assert [len(p) for p in puts] == [50, 1]
+    assert [w.id for w in written] == ids
+
+
+def test_a_bulk_presence_write_is_a_write_its_lost_batch_is_unconfirmed_and_the_rest_not_sent(org: Org) -> None:
+    items = [MutableUserPresence(id=i, message="m") for i in user_ids(120)]
+    org.on("/api/v2/users/presences/bulk", echo_bulk_put, status(503), echo_bulk_put)
+    with pytest.raises(GenesysWriteUnconfirmed):
+        make_client(org).put_users_presences_bulk(items)
+    assert org.api_calls("/api/v2/users/presences/bulk") == 2
+
+
+def test_a_bulk_presence_read_of_51_is_two_reads(org: Org) -> None:
+    ids = user_ids(51)
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        asked = request.url.params["id"].split(",")
+        return httpx.Response(200, json=[{"userId": i, **PRESENCE} for i in asked])
+
+    org.on("/api/v2/users/presences/purecloud/bulk", echo, echo)
+    presences = make_client(org).get_users_presences_bulk(ids)
+    reads = [r.url.params["id"].split(",") for r in org.requests if r.url.path.endswith("/bulk")]
+    assert [len(r) for r in reads] == [50, 1]
+    assert [p.user_id for p in presences] == ids
+
+
+def users_answer(statuses: dict[str, str | None]) -> Answer:
+    def answer(request: httpx.Request) -> httpx.Response:
+        query = parse_qs(request.url.query.decode())
+        assert query["expand"] == ["routingStatus"]
+        asked = query["id"][0].split(",")
+        assert query["pageSize"] == [str(len(asked))]
+        entities = []
+        for user_id in asked:
+            if user_id not in statuses:
+                continue  # Genesys leaves unknown users out
+            routing = statuses[user_id]
+            user: dict[str, Any] = {"id": user_id, "name": "Agent"}
+            if routing:
+                user["routingStatus"] = {"userId": user_id, "status": routing, "startTime": "2026-11-24T09:00:00Z"}
+            entities.append(user)
+        return httpx.Response(200, json={"entities": entities, "pageSize": len(asked), "pageNumber": 1})
+
+    return answer
+
+
+def test_routing_status_of_101_users_takes_two_calls_of_100_and_1(org: Org) -> None:
+    ids = user_ids(101)
+    statuses = {user_id: ("INTERACTING" if n % 2 else "IDLE") for n, user_id in enumerate(ids)}
+    org.on("/api/v2/users", users_answer(statuses), users_answer(statuses))
+    found = make_client(org).get_users_routing_status(ids + ids[:3])
+    calls = [parse_qs(r.url.query.decode())["id"][0].split(",") for r in org.requests if r.url.path == "/api/v2/users"]
+    assert [len(c) for c in calls] == [100, 1], "duplicates asked once"
+    assert found == statuses
+
+
+def test_routing_status_not_expanded_is_read_per_user_and_unknown_users_are_left_out(org: Org) -> None:
+    unknown = user_ids(3)[2]
+    org.on("/api/v2/users", users_answer({USER: "IDLE", OTHER_USER: None}))
+    org.on(f"/api/v2/users/{OTHER_USER}/routingstatus", ok({"userId": OTHER_USER, "status": "COMMUNICATING"}))
+    found = make_client(org).get_users_routing_status([USER, OTHER_USER, unknown])
+    assert found == {USER: "IDLE", OTHER_USER: "COMMUNICATING"}
+    assert org.api_calls(f"/api/v2/users/{unknown}/routingstatus") == 0
+
+
+def test_routing_status_of_no_users_asks_nothing(org: Org) -> None:
+    assert make_client(org).get_users_routing_status([]) == {}
+    assert org.requests == []
+
+
+# ---- settings -----------------------------------------------------------------------------------------------------
 
 
 def test_settings_take_a_known_region_or_both_urls() -> None:
@@ -226,21 +825,3 @@ def test_credentials_come_from_the_secrets_manager_secret_when_not_in_the_enviro
     assert client_id == "cid"
     assert secret.get_secret_value() == "shh"
     assert "shh" not in repr(secret), "the secret never prints"
-
-
-def test_a_schedule_search_still_processing_is_searched_again_then_read_inline(org: Org) -> None:
-    from datetime import UTC, datetime
-
-    search = "/api/v2/workforcemanagement/managementunits/mu/agentschedules/search"
-    complete = {"status": "Complete", "result": {"agentSchedules": [{"user": {"id": USER}, "shifts": []}]}}
-    org.on(
-        search,
-        lambda _: httpx.Response(200, json={"status": "Processing", "operationId": "op-1"}),
-        lambda _: httpx.Response(200, json=complete),
-    )
-    now = datetime(2026, 11, 24, tzinfo=UTC)
-    result = make_client(org).search_agent_schedules("mu", now, now, [USER])
-    assert [s.user.id for s in result.agent_schedules] == [USER]
-    assert org.api_calls(search) == 2
-    body = json.loads(org.requests[-1].content)
-    assert body == {"startDate": "2026-11-24T00:00:00Z", "endDate": "2026-11-24T00:00:00Z", "userIds": [USER]}

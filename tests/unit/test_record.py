@@ -88,14 +88,14 @@ def test_given_a_caught_lambda_error_when_recorded_then_type_message_and_details
         {"errorType": "GenesysForbidden", "errorMessage": json.dumps({"message": "missing permission", "status": 403})}
     )
     record = build_audit_record(
-        state(outcome="failed", error={"Error": "GenesysForbidden", "Cause": cause}), retention_days=1, now=NOW
+        state(outcome="failed", failure={"Error": "GenesysForbidden", "Cause": cause}), retention_days=1, now=NOW
     )
     assert record.error == {"type": "GenesysForbidden", "message": "missing permission", "details": {"status": 403}}
     assert record.reason == "GenesysForbidden: missing permission"
 
 
 def test_given_a_console_start_with_a_bad_request_when_recorded_then_the_failure_is_still_audited() -> None:
-    bad = state(request={"userId": "not-a-uuid"}, outcome="failed", error={"Error": "InvalidRequest", "Cause": "x"})
+    bad = state(request={"userId": "not-a-uuid"}, outcome="failed", failure={"Error": "InvalidRequest", "Cause": "x"})
     record = build_audit_record(bad, retention_days=1, now=NOW)
     assert record.user_id == "not-a-uuid"
     assert record.outcome == "failed"
@@ -107,3 +107,71 @@ def test_given_a_non_json_cause_then_error_details_keep_it_verbatim() -> None:
         "type": "States.Timeout",
         "message": "timed out",
     }
+
+
+def lambda_error(error_type: str, message: str, **details: object) -> dict[str, str]:
+    cause = json.dumps({"errorType": error_type, "errorMessage": json.dumps({"message": message, **details})})
+    return {"Error": error_type, "Cause": cause}
+
+
+def test_given_an_applied_change_that_survived_a_412_and_a_429_then_it_has_attempts_and_no_error() -> None:
+    record = build_audit_record(
+        state(
+            outcome="applied",
+            validation=validation(),
+            counters={"conflictRetries": 1, "rateLimitWaits": 2, "leaseWaits": 0, "unconfirmedWrites": 0},
+            conflict=lambda_error("PreconditionFailed", "the agent's presence changed since it was validated"),
+            rateLimited=lambda_error("GenesysRateLimited", "Genesys Cloud rate limit (429)", retryAfterSeconds=2),
+        ),
+        retention_days=1,
+        now=NOW,
+    )
+    assert record.error is None
+    assert "error" not in record.to_json()
+    assert [(a.type, a.count) for a in record.attempts] == [("PreconditionFailed", 1), ("GenesysRateLimited", 2)]
+    assert record.attempts[1].last_message == "Genesys Cloud rate limit (429)"
+
+
+def test_given_a_conflict_outcome_then_its_error_is_the_last_conflict() -> None:
+    record = build_audit_record(
+        state(
+            outcome="conflict",
+            validation=validation(),
+            counters={"conflictRetries": 3},
+            conflict=lambda_error("PreconditionFailed", "changed", currentEtag="e9"),
+        ),
+        retention_days=1,
+        now=NOW,
+    )
+    assert record.error == {"type": "PreconditionFailed", "message": "changed", "details": {"currentEtag": "e9"}}
+    assert record.reason and "3 conflict retries" in record.reason
+
+
+def test_given_a_live_interaction_found_right_before_the_write_then_it_is_rejected_with_that_violation() -> None:
+    record = build_audit_record(
+        state(
+            outcome="rejected",
+            validation=validation(),
+            liveInteraction=lambda_error("LiveInteraction", "the agent is On Queue and INTERACTING"),
+        ),
+        retention_days=1,
+        now=NOW,
+    )
+    assert record.error is None
+    assert record.reason == "the agent is On Queue and INTERACTING"
+    assert record.policy and [v.code for v in record.policy.violations] == ["live_interaction"]
+
+
+def test_given_our_own_contention_then_it_is_counted_as_lease_waits_not_conflicts() -> None:
+    record = build_audit_record(
+        state(
+            outcome="applied",
+            validation=validation(),
+            counters={"conflictRetries": 0, "rateLimitWaits": 0, "leaseWaits": 4},
+            leaseHeld=lambda_error("LeaseHeld", "another change holds the lease", retryAfterSeconds=1),
+        ),
+        retention_days=1,
+        now=NOW,
+    )
+    assert (record.conflict_retries, record.lease_waits) == (0, 4)
+    assert [(a.type, a.count) for a in record.attempts] == [("LeaseHeld", 4)]

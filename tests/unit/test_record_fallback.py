@@ -78,3 +78,24 @@ def test_given_record_fails_after_its_retries_then_the_state_goes_to_the_fallbac
     assert keep["Resource"] == "arn:aws:states:::sqs:sendMessage"
     assert keep["Parameters"]["MessageBody.$"] == "$"
     assert keep["Next"] == "AuditDeferred"
+
+
+def test_given_replayed_records_of_different_outcomes_then_each_publishes_metrics_under_its_own_outcome(
+    store: AuditStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def deferred(change_id: str, outcome: str, conflicts: int) -> str:
+        state = {
+            "changeId": change_id,
+            "executionStartTime": "2026-11-24T10:00:00.000Z",
+            "request": {"userId": USER, "presence": "Away"},
+            "outcome": outcome,
+            "counters": {"conflictRetries": conflicts},
+        }
+        return json.dumps(state)
+
+    handler = load_handler("record").handler
+    handler(sqs_event(deferred("chg-1", "applied", 0), deferred("chg-2", "conflict", 3)), LambdaContextStub())
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    by_change = {doc["changeId"]: doc for doc in documents}
+    assert (by_change["chg-1"]["Outcome"], by_change["chg-1"]["ConflictRetries"]) == ("applied", [0.0])
+    assert (by_change["chg-2"]["Outcome"], by_change["chg-2"]["ConflictRetries"]) == ("conflict", [3.0])

@@ -18,6 +18,8 @@ SUBSTITUTIONS = {
     "ConflictBackoffMaxSeconds": "2",
     "RateLimitMaxWaits": "5",
     "BulkMaxConcurrency": "4",
+    "LeaseMaxWaits": "20",
+    "AmbiguousWriteSettleSeconds": "6",
 }
 
 
@@ -48,28 +50,62 @@ def test_given_the_generator_when_checked_then_committed_definitions_are_up_to_d
 @pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
 def test_given_a_definition_then_every_genesys_task_waits_out_429_and_everything_else_is_recorded(name: str) -> None:
     states = states_of(load(name))
-    for task in ("Validate", "LockedUpdate", "SkillOverride"):
+    resume = {"Validate": "Validate", "LockedUpdate": "Validate", "SkillOverride": "SkillOverride"}
+    for task, resumes_at in resume.items():
         catches = states[task]["Catch"]
         assert catches[0]["ErrorEquals"] == ["GenesysRateLimited"]
-        assert states[catches[0]["Next"]]["Result"] == task, "resumes the same task"
-        assert catches[-1]["ErrorEquals"] == ["States.ALL"]
-        assert catches[-1]["Next"] == "OutcomeFailed"
-    assert states["WaitRetryAfter"]["SecondsPath"] == "$.rateLimit.details.retryAfterSeconds"
+        assert catches[0]["ResultPath"] == "$.rateLimited"
+        assert states[catches[0]["Next"]]["Result"] == resumes_at
+        assert catches[-1] == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "OutcomeFailed"}
+    assert states["WaitRetryAfter"]["SecondsPath"] == "$.wait.details.retryAfterSeconds"
     budget = states["RateLimitBudgetLeft"]["Choices"][0]
     assert budget["Variable"] == "$.counters.rateLimitWaits" and budget["NumericGreaterThanEquals"] == 5
     assert budget["Next"] == "OutcomeRateLimited"
 
 
 @pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
+def test_given_a_definition_then_after_a_wait_a_write_is_validated_again_before_it_is_sent(name: str) -> None:
+    states = states_of(load(name))
+    assert states["LockedUpdateRateLimited"]["Result"] == "Validate"
+    assert states["WaitForWriteToSettle"]["Next"] == "LockedUpdate", "LockedUpdate re-reads and reconciles"
+    assert states["WaitForLease"]["Next"] == "LockedUpdate", "LockedUpdate re-reads under the lease"
+    assert states["CountOwnWrite"]["Next"] == "Validate"
+
+
+@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
 def test_given_a_definition_then_a_412_loops_back_to_validate_at_most_n_times(name: str) -> None:
     states = states_of(load(name))
-    by_error = {tuple(c["ErrorEquals"]): c["Next"] for c in states["LockedUpdate"]["Catch"]}
-    assert by_error[("IfMatchFailed",)] == "OutcomeConflict", "a caller's ifMatch mismatch is final"
-    assert by_error[("PreconditionFailed",)] == "ConflictBudgetLeft"
+    by_error = {tuple(c["ErrorEquals"]): (c["Next"], c["ResultPath"]) for c in states["LockedUpdate"]["Catch"]}
+    assert by_error[("IfMatchFailed",)] == ("OutcomeConflict", "$.failure"), "a caller's ifMatch mismatch is final"
+    assert by_error[("PreconditionFailed",)] == ("ConflictBudgetLeft", "$.conflict")
+    assert by_error[("SupersededByOwnWrite",)] == ("OwnWriteBudgetLeft", "$.leaseHeld"), "ours is not a conflict"
+    assert by_error[("LeaseHeld",)] == ("LeaseBudgetLeft", "$.leaseHeld")
+    assert by_error[("LiveInteraction",)] == ("OutcomeRejected", "$.liveInteraction")
+    assert by_error[("GenesysWriteUnconfirmed", "Sandbox.Timedout", "States.Timeout")] == (
+        "UnconfirmedWriteBudgetLeft",
+        "$.unconfirmedWrite",
+    )
     assert states["ConflictBudgetLeft"]["Choices"][0]["NumericGreaterThanEquals"] == 3
     assert states["ConflictBudgetLeft"]["Choices"][0]["Next"] == "OutcomeConflict"
     assert states["ConflictBackoff"]["Next"] == "Validate"
     assert "States.MathRandom" in states["ConflictJitter"]["Parameters"]["seconds.$"]
+    assert states["LeaseBudgetLeft"]["Choices"][0]["NumericGreaterThanEquals"] == 20
+
+
+@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
+def test_given_a_definition_then_every_error_it_names_is_one_of_our_error_classes(name: str) -> None:
+    from presence_manager import errors
+
+    ours = {
+        error
+        for state in states_of(load(name)).values()
+        for clause in state.get("Retry", []) + state.get("Catch", [])
+        for error in clause["ErrorEquals"]
+        if not error.startswith(("States.", "Lambda.", "Sandbox."))
+    }
+    assert ours, "the definition catches our errors by name"
+    missing = {name for name in ours if not isinstance(getattr(errors, name, None), type)}
+    assert not missing, f"ASL names errors that presence_manager.errors does not define: {missing}"
 
 
 def test_given_every_outcome_then_it_goes_through_record_exactly_once() -> None:

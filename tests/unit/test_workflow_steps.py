@@ -13,7 +13,15 @@ import pytest
 from moto import mock_aws
 
 from presence_manager.config import AppSettings
-from presence_manager.errors import IfMatchFailed, InvalidRequest, LeaseHeld, PreconditionFailed
+from presence_manager.errors import (
+    GenesysWriteUnconfirmed,
+    IfMatchFailed,
+    InvalidRequest,
+    LeaseHeld,
+    LiveInteraction,
+    PreconditionFailed,
+    SupersededByOwnWrite,
+)
 from presence_manager.lease import AgentLease
 from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import ChangeRequest, SkillOverride
@@ -23,6 +31,7 @@ from tests.aws_tables import create_table_from_template, mocked_aws_environment
 from tests.fakes import FakeGenesys
 
 NOW = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 in America/New_York
+SKILL_NEW, SKILL_OLD, SKILL_OFF = (f"5a0b1c2d-0000-4000-8000-00000000000{n}" for n in (1, 2, 3))
 AGENT = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
 OFF_SHIFT = "7a2d2f2b-9e1f-4b54-8e5f-3c9b5d8f1b22"
 SETTINGS = AppSettings()
@@ -43,6 +52,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         dynamodb = boto3.resource("dynamodb")
         create_table_from_template(dynamodb, "AgentTable", "agents")
         yield {"lease": AgentLease(dynamodb, "agents"), "scheduler": boto3.client("scheduler")}
+
+
+def update(change_id: str, request: ChangeRequest, validation: Any, genesys: Any, aws: dict[str, Any], **kw: Any) -> Any:
+    options: dict[str, Any] = {"lease_seconds": 30, "settle_seconds": 60, "enforce_live_interaction": True, **kw}
+    return locked_update(change_id, request, validation, genesys=genesys, lease=aws["lease"], now=NOW, **options)
 
 
 def change(user: str = AGENT, **fields: Any) -> ChangeRequest:
@@ -105,7 +119,7 @@ def test_given_an_unchanged_presence_then_locked_update_patches_and_returns_the_
 ) -> None:
     request = change(message="back soon")
     validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
-    result = locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+    result = update("chg-1", request, validation, genesys, aws)
     assert result.previous_presence.system_presence == "Away"
     assert result.new_presence.system_presence == "Available"
     assert result.new_presence.message == "back soon"
@@ -121,7 +135,7 @@ def test_given_a_concurrent_edit_after_validate_then_precondition_failed_and_not
     genesys.edit_after_get = 1  # the agent clicks right after our next read
     genesys.get_user_presence(AGENT)
     with pytest.raises(PreconditionFailed) as raised:
-        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+        update("chg-1", request, validation, genesys, aws)
     assert type(raised.value) is PreconditionFailed
     assert "PATCH presence" not in genesys.calls
     assert json.loads(str(raised.value))["expectedEtag"] == validation.expected_etag
@@ -136,7 +150,7 @@ def test_given_a_caller_if_match_and_a_later_edit_then_if_match_failed_is_final(
     genesys.edit_after_get = 1
     genesys.get_user_presence(AGENT)  # the agent clicks right after this read
     with pytest.raises(IfMatchFailed):
-        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+        update("chg-1", request, validation, genesys, aws)
 
 
 def test_given_another_writer_holds_the_lease_then_lease_held(genesys: FakeGenesys, aws: dict[str, Any]) -> None:
@@ -144,19 +158,115 @@ def test_given_another_writer_holds_the_lease_then_lease_held(genesys: FakeGenes
     validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
     aws["lease"].acquire(AGENT, "chg-other", 30)
     with pytest.raises(LeaseHeld):
-        locked_update("chg-1", request, validation, genesys=genesys, lease=aws["lease"], lease_seconds=30, now=NOW)
+        update("chg-1", request, validation, genesys, aws)
+
+
+def test_given_a_patch_whose_answer_is_lost_then_the_lease_is_held_while_it_settles(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="back soon")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.lose_patch_answers = 1
+    with pytest.raises(GenesysWriteUnconfirmed):
+        update("chg-1", request, validation, genesys, aws)
+    with pytest.raises(LeaseHeld) as held:
+        aws["lease"].acquire(AGENT, "chg-other", 30)
+    assert json.loads(str(held.value))["retryAfterSeconds"] > 60, "nobody writes while ours may still land"
+
+
+def test_given_a_lost_answer_whose_patch_landed_then_reconciling_applies_it_without_a_second_patch(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="back soon")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.lose_patch_answers = 1
+    with pytest.raises(GenesysWriteUnconfirmed):
+        update("chg-1", request, validation, genesys, aws)
+    result = update("chg-1", request, validation, genesys, aws, unconfirmed=True)
+    assert result.reconciled is True
+    assert result.new_presence.system_presence == "Available"
+    assert genesys.calls.count("PATCH presence") == 1
+    aws["lease"].acquire(AGENT, "chg-other", 30)  # released once reconciled
+
+
+def test_given_a_lost_answer_whose_patch_never_landed_then_it_is_written_again_under_the_lease(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="back soon")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.lose_patch_answers, genesys.patch_lands = 1, False
+    with pytest.raises(GenesysWriteUnconfirmed):
+        update("chg-1", request, validation, genesys, aws)
+    result = update("chg-1", request, validation, genesys, aws, unconfirmed=True)
+    assert result.reconciled is False
+    assert genesys.calls.count("PATCH presence") == 2
+    assert genesys.presences[AGENT].message == "back soon"
+
+
+def test_given_a_lost_answer_and_then_an_edit_by_someone_else_then_reconciling_is_a_412(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="back soon")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.lose_patch_answers, genesys.patch_lands = 1, False
+    with pytest.raises(GenesysWriteUnconfirmed):
+        update("chg-1", request, validation, genesys, aws)
+    genesys._set(AGENT, "Busy", "in a meeting")  # the agent clicked while ours was settling
+    with pytest.raises(PreconditionFailed):
+        update("chg-1", request, validation, genesys, aws, unconfirmed=True)
+    assert genesys.calls.count("PATCH presence") == 1
+
+
+def test_given_routing_status_moved_to_a_live_interaction_after_validate_then_nothing_is_written(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    genesys.add_agent(AGENT, "OnQueue")
+    genesys.routing[AGENT] = "IDLE"
+    request = change(presence="Away")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    assert validation.allowed is True
+    genesys.routing[AGENT] = "INTERACTING"  # an ACD alert: routing status moves, presence does not
+    with pytest.raises(LiveInteraction):
+        update("chg-1", request, validation, genesys, aws)
+    assert "PATCH presence" not in genesys.calls
+    forced = change(presence="Away", force=True)
+    update("chg-2", forced, validate_change(forced, genesys=genesys, settings=SETTINGS, now=NOW), genesys, aws)
+    assert genesys.presences[AGENT].presence_definition.system_presence == "Away"
+
+
+def test_given_another_change_of_ours_wrote_first_then_it_is_our_own_contention_not_a_conflict(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    first, second = change(message="first"), change(presence="Busy", message="second")
+    validation_first = validate_change(first, genesys=genesys, settings=SETTINGS, now=NOW)
+    validation_second = validate_change(second, genesys=genesys, settings=SETTINGS, now=NOW)
+    update("chg-1", first, validation_first, genesys, aws)
+    with pytest.raises(SupersededByOwnWrite) as raised:
+        update("chg-2", second, validation_second, genesys, aws)
+    assert json.loads(str(raised.value))["byChangeId"] == "chg-1"
+    genesys._set(AGENT, "Meal", "lunch")  # now a person: a real conflict
+    with pytest.raises(PreconditionFailed) as external:
+        update("chg-2", second, validation_second, genesys, aws)
+    assert type(external.value) is PreconditionFailed
+
+
+def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:
+    genesys.units.discard(AGENT)
+    result = validate_change(change(presence="Offline"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert result.allowed is True
+    assert result.time_zone is None
 
 
 def test_given_skill_overrides_then_one_bulk_patch_one_put_and_the_previous_values_remembered(
     genesys: FakeGenesys, aws: dict[str, Any]
 ) -> None:
     genesys.patch_user_routing_skills_bulk(AGENT, [])
-    genesys.put_user_routing_skill(AGENT, genesys_skill("s-old", 2.0, "active"))
+    genesys.put_user_routing_skill(AGENT, genesys_skill(SKILL_OLD, 2.0, "active"))
     genesys.calls.clear()
     overrides = [
-        SkillOverride(skill_id="s-new", proficiency=4),
-        SkillOverride(skill_id="s-old", proficiency=5),
-        SkillOverride(skill_id="s-off", state="inactive"),
+        SkillOverride(skill_id=SKILL_NEW, proficiency=4),
+        SkillOverride(skill_id=SKILL_OLD, proficiency=5),
+        SkillOverride(skill_id=SKILL_OFF, state="inactive"),
     ]
     result = apply_skill_overrides(
         "chg-1",
@@ -168,9 +278,9 @@ def test_given_skill_overrides_then_one_bulk_patch_one_put_and_the_previous_valu
     )
     assert genesys.calls == ["GET skills", "PUT skill", "PATCH skills bulk"]
     by_id = {c.skill_id: c for c in result.changes}
-    assert by_id["s-new"].before is None and by_id["s-new"].after.proficiency == 4
-    assert by_id["s-old"].before.proficiency == 2.0 and by_id["s-old"].after.proficiency == 5
-    assert by_id["s-off"].after.state == "inactive"
+    assert by_id[SKILL_NEW].before is None and by_id[SKILL_NEW].after.proficiency == 4
+    assert by_id[SKILL_OLD].before.proficiency == 2.0 and by_id[SKILL_OLD].after.proficiency == 5
+    assert by_id[SKILL_OFF].after.state == "inactive"
     assert result.revert_schedule is None
 
 
@@ -181,8 +291,8 @@ def test_given_a_time_boxed_override_then_a_one_time_revert_schedule_restores_th
         REVERT_TARGET_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:pc",
         SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/scheduler",
     )
-    genesys.put_user_routing_skill(AGENT, genesys_skill("s-old", 2.0, "active"))
-    request = change(skillOverrides=[{"skillId": "s-old", "proficiency": 5, "revertAfterMinutes": 30}])
+    genesys.put_user_routing_skill(AGENT, genesys_skill(SKILL_OLD, 2.0, "active"))
+    request = change(skillOverrides=[{"skillId": SKILL_OLD, "proficiency": 5, "revertAfterMinutes": 30}])
     result = apply_skill_overrides(
         "chg-9", request, genesys=genesys, scheduler=aws["scheduler"], settings=settings, now=NOW
     )
@@ -193,7 +303,7 @@ def test_given_a_time_boxed_override_then_a_one_time_revert_schedule_restores_th
     revert = json.loads(schedule["Target"]["Input"])
     assert revert["revertOf"] == "chg-9"
     assert revert["skillOverrides"] == [
-        {"skillId": "s-old", "state": "active", "proficiency": 2.0, "revertAfterMinutes": None}
+        {"skillId": SKILL_OLD, "state": "active", "proficiency": 2.0, "revertAfterMinutes": None}
     ]
     assert revert["presence"] is None, "a revert touches skills only"
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from presence_manager.outcomes import APPLIED, CONFLICT, Outcome
 from presence_manager.workflow.models import (
-    Outcome,
     PolicySummary,
     PresenceSnapshot,
     PresenceTarget,
@@ -24,7 +24,17 @@ from presence_manager.workflow.models import (
 )
 
 AGENT_KEY_PREFIX = "AGENT#"
-UPDATE_OUTCOMES: frozenset[str] = frozenset({"applied", "conflict"})
+UPDATE_OUTCOMES: frozenset[str] = frozenset({APPLIED, CONFLICT})
+
+
+class Attempt(BaseModel):
+    """A kind of retry the change went through (survived, or ran out of): how often, and the last error's message."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    type: str
+    count: int
+    last_message: str | None = None
 
 
 class AuditRecord(BaseModel):
@@ -45,13 +55,16 @@ class AuditRecord(BaseModel):
     new_etag: str | None = None
     skill_changes: list[SkillChange] = Field(default_factory=list)
     revert_of: str | None = None
-    conflict_retries: int = 0
+    conflict_retries: int = Field(default=0, description="external edits: the presence moved under us")
     rate_limit_waits: int = 0
+    lease_waits: int = Field(default=0, description="our own contention: other changes of ours to this agent")
+    attempts: list[Attempt] = Field(default_factory=list, description="retries survived (or run out of), by kind")
     latency_ms: int
     policy: PolicySummary | None = None
     time_zone: str | None = None
-    error: dict[str, Any] | None = None
+    error: dict[str, Any] | None = Field(default=None, description="only for conflict, rate_limited and failed")
     export_status: Literal["published", "failed", "skipped"] = "skipped"
+    export_error: dict[str, Any] | None = None
     export_event_id: str | None = None
     started_at: str
     recorded_at: str
@@ -78,6 +91,7 @@ class AgentMetrics(BaseModel):
     conflict_retries: int = 0
     conflict_rate: float | None = None
     rate_limit_waits: int = 0
+    lease_waits: int = 0
     outcomes: dict[str, int] = Field(default_factory=dict)
     last_change_id: str | None = None
     last_outcome: str | None = None
@@ -138,6 +152,7 @@ class AuditStore:
             "#outcome": f"outcome_{record.outcome}",
             "#conflicts": "conflictRetries",
             "#waits": "rateLimitWaits",
+            "#leaseWaits": "leaseWaits",
             "#last": "lastChangeId",
             "#lastOutcome": "lastOutcome",
         }
@@ -145,10 +160,11 @@ class AuditStore:
             ":one": 1,
             ":conflicts": record.conflict_retries,
             ":waits": record.rate_limit_waits,
+            ":leaseWaits": record.lease_waits,
             ":last": record.change_id,
             ":lastOutcome": record.outcome,
         }
-        update = "ADD #total :one, #outcome :one, #conflicts :conflicts, #waits :waits"
+        update = "ADD #total :one, #outcome :one, #conflicts :conflicts, #waits :waits, #leaseWaits :leaseWaits"
         if record.attempted_update:
             counters["#updates"] = "totalUpdates"
             update += ", #updates :one"
@@ -253,6 +269,7 @@ def agent_metrics_from_item(user_id: str, item: dict[str, Any]) -> AgentMetrics:
         conflict_retries=conflicts,
         conflict_rate=round(conflicts / updates, 4) if updates else None,
         rate_limit_waits=int(item.get("rateLimitWaits", 0)),
+        lease_waits=int(item.get("leaseWaits", 0)),
         outcomes={k.removeprefix("outcome_"): int(v) for k, v in item.items() if k.startswith("outcome_")},
         last_change_id=item.get("lastChangeId"),
         last_outcome=item.get("lastOutcome"),

@@ -24,7 +24,7 @@ class AppSettings(BaseSettings):
     business_days: str = Field(default="1,2,3,4,5,6,7", validation_alias="BUSINESS_DAYS")
     audit_retention_days: int = Field(default=400, ge=1, validation_alias="AUDIT_RETENTION_DAYS")
     lease_seconds: int = Field(default=30, ge=1, le=900, validation_alias="LEASE_SECONDS")
-    agent_cache_seconds: int = Field(default=600, ge=0, validation_alias="AGENT_CACHE_SECONDS")
+    write_settle_seconds: int = Field(default=60, ge=1, le=600, validation_alias="WRITE_SETTLE_SECONDS")
     scheduler_group_name: str = Field(default="default", validation_alias="SCHEDULER_GROUP_NAME")
     scheduler_role_arn: str | None = Field(default=None, validation_alias="SCHEDULER_ROLE_ARN")
     revert_target_arn: str | None = Field(default=None, validation_alias="REVERT_TARGET_ARN")

@@ -83,9 +83,23 @@ class GenesysUnauthorized(GenesysError):
 
 
 class GenesysUnavailable(GenesysError):
-    """5xx or network failure/timeout after the bounded in-process retry."""
+    """5xx or network failure/timeout after the bounded in-process retry (reads, and writes never sent)."""
 
     code = "genesys_unavailable"
+
+
+class GenesysWriteUnconfirmed(GenesysError):
+    """A write was sent but its answer was lost (timeout, 5xx): it may still land. Never repeated blindly: the
+    writer keeps the agent's lease, waits ``retryAfterSeconds`` for it to settle, re-reads and reconciles."""
+
+    code = "write_unconfirmed"
+
+
+class GenesysScheduleProcessing(GenesysError):
+    """The schedule search answered ``Processing``: its result only comes through a notification topic, so for
+    this change the schedule is unknown (the policy mode decides what that means)."""
+
+    code = "schedule_processing"
 
 
 class PresenceDefinitionNotFound(PresenceManagerError):
@@ -121,14 +135,23 @@ class IfMatchFailed(PreconditionFailed):
     code = "if_match_failed"
 
 
-class ChangeRejected(PresenceManagerError):
-    """The validation policy said no (outside business hours, off shift, activity mismatch, live interaction)."""
+class SupersededByOwnWrite(PreconditionFailed):
+    """The presence changed since Validate, but the change was another change of ours (the agent's last write by
+    this deployment): our own contention, re-validated and counted as a lease wait, not as an external conflict."""
 
-    code = "rejected"
+    code = "superseded_by_own_write"
+
+
+class LiveInteraction(PresenceManagerError):
+    """Re-checked right before the write: the agent is on a live interaction and the change would take them off
+    queue (outcome ``rejected``, nothing written)."""
+
+    code = "live_interaction"
 
 
 class LeaseHeld(PresenceManagerError):
-    """Another of our writers holds the agent's lease; transient (the state machine retries)."""
+    """Another of our writers holds the agent's lease (``retryAfterSeconds``: until it expires); the state machine
+    waits and counts it as ``LeaseWaits`` (our own contention, not an external edit)."""
 
     code = "lease_held"
 

@@ -1,53 +1,113 @@
-"""Per-agent write lease: serialises *our own* writers of one agent's presence (bulk runs, schedules, API calls).
+"""Per-agent write lease: serialises *our own* writers of one agent's presence (bulk runs, schedules, API calls),
+and remembers the agent's last presence write by this deployment.
 
-A lease is an item ``LEASE#<userId>`` in the agent table, taken with a conditional put (free, expired, or already
-ours) and released with a conditional delete (only if still ours). ``expiresAt`` doubles as the TTL attribute;
-expiry is checked in the condition, so TTL's lazy deletion never matters. It does not stop a person clicking in
-their own Genesys client: that is what the ETag comparison is for."""
+One item ``LEASE#<userId>`` in the agent table:
+
+- ``owner`` + ``expiresAt``: the lease, taken with a conditional update (free, expired, or already ours) and
+  released with a conditional update (only if still ours). Expiry is checked in the condition, so TTL never matters.
+- ``settling``: set when a write's answer was lost; the lease is then held until ``expiresAt`` (the write may
+  still land) and is handed back to the same change when it returns to reconcile.
+- ``lastWriteEtag`` / ``lastWriteChangeId``: the ETag of the presence our last write produced, set atomically with
+  the release. A presence that moved to exactly that ETag was moved by us (our own contention), not by a person.
+
+It does not stop a person clicking in their own Genesys client: that is what the ETag comparison is for."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from typing import Any
+
+from pydantic import BaseModel
 
 from presence_manager.errors import LeaseHeld
 
 LEASE_KEY_PREFIX = "LEASE#"
+#: How long a change waits before trying a lease that is held by a writer about to finish.
+BUSY_RETRY_SECONDS = 1
+
+
+class LastWrite(BaseModel):
+    change_id: str
+    etag: str
 
 
 class AgentLease:
     def __init__(self, dynamodb: Any, agent_table: str, *, clock: Callable[[], float] = time.time) -> None:
         self._table = dynamodb.Table(agent_table)
+        self._conditional_failed = self._table.meta.client.exceptions.ConditionalCheckFailedException
         self._clock = clock
 
+    @staticmethod
+    def _key(user_id: str) -> dict[str, str]:
+        return {"pk": f"{LEASE_KEY_PREFIX}{user_id}"}
+
     def acquire(self, user_id: str, owner: str, seconds: int) -> None:
+        """Take the lease (or keep it: the owner may take its own lease again, e.g. to reconcile a lost write)."""
         now = int(self._clock())
         try:
-            self._table.put_item(
-                Item={"pk": f"{LEASE_KEY_PREFIX}{user_id}", "owner": owner, "expiresAt": now + seconds},
-                ConditionExpression="attribute_not_exists(pk) OR expiresAt <= :now OR #owner = :owner",
+            self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression="SET #owner = :owner, expiresAt = :expires REMOVE settling",
+                ConditionExpression="attribute_not_exists(#owner) OR expiresAt <= :now OR #owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":now": now, ":owner": owner},
+                ExpressionAttributeValues={":now": now, ":owner": owner, ":expires": now + seconds},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
-            raise LeaseHeld(f"another change holds the lease on agent {user_id}", userId=user_id) from exc
+        except self._conditional_failed as exc:
+            raise LeaseHeld(
+                f"another change holds the lease on agent {user_id}",
+                userId=user_id,
+                retryAfterSeconds=self._wait_for(exc, now),
+            ) from exc
 
-    def release(self, user_id: str, owner: str) -> None:
-        # A lease that expired and was taken over by another writer is theirs now: nothing of ours to release.
-        with suppress(self._table.meta.client.exceptions.ConditionalCheckFailedException):
-            self._table.delete_item(
-                Key={"pk": f"{LEASE_KEY_PREFIX}{user_id}"},
+    def _wait_for(self, exc: Any, now: int) -> int:
+        """A lease held while a lost write settles stays taken until it expires; any other is released soon."""
+        item = exc.response.get("Item") or {}
+        if "settling" in item and "expiresAt" in item:
+            return max(BUSY_RETRY_SECONDS, int(item["expiresAt"]["N"]) - now)
+        return BUSY_RETRY_SECONDS
+
+    def hold_while_settling(self, user_id: str, owner: str, seconds: int) -> None:
+        """A write of ours may still land: keep the lease for ``seconds`` more (nobody else writes meanwhile)."""
+        now = int(self._clock())
+        self._table.update_item(
+            Key=self._key(user_id),
+            UpdateExpression="SET expiresAt = :expires, settling = :true",
+            ConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": owner, ":expires": now + seconds, ":true": True},
+        )
+
+    def release(self, user_id: str, owner: str, *, wrote: LastWrite | None = None) -> None:
+        """Give the lease back; ``wrote`` records the presence our write produced, in the same update."""
+        update = "REMOVE #owner, expiresAt, settling"
+        values: dict[str, Any] = {":owner": owner}
+        if wrote is not None:
+            update = "SET lastWriteEtag = :etag, lastWriteChangeId = :change " + update
+            values.update({":etag": wrote.etag, ":change": wrote.change_id})
+        try:
+            self._table.update_item(
+                Key=self._key(user_id),
+                UpdateExpression=update,
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":owner": owner},
+                ExpressionAttributeValues=values,
             )
+        except self._conditional_failed:
+            # A lease that expired and was taken over by another writer is theirs now: nothing of ours to release.
+            if wrote is not None:
+                self._remember(user_id, wrote)
 
-    @contextmanager
-    def held(self, user_id: str, owner: str, seconds: int) -> Iterator[None]:
-        self.acquire(user_id, owner, seconds)
-        try:
-            yield
-        finally:
-            self.release(user_id, owner)
+    def _remember(self, user_id: str, wrote: LastWrite) -> None:
+        self._table.update_item(
+            Key=self._key(user_id),
+            UpdateExpression="SET lastWriteEtag = :etag, lastWriteChangeId = :change",
+            ExpressionAttributeValues={":etag": wrote.etag, ":change": wrote.change_id},
+        )
+
+    def last_write(self, user_id: str) -> LastWrite | None:
+        item = self._table.get_item(Key=self._key(user_id), ConsistentRead=True).get("Item") or {}
+        if "lastWriteEtag" not in item:
+            return None
+        return LastWrite(change_id=str(item["lastWriteChangeId"]), etag=str(item["lastWriteEtag"]))

@@ -218,11 +218,19 @@ def check_activity(policy_input: PolicyInput) -> Violation | None:
     )
 
 
-def _takes_live_agent_off_queue(policy_input: PolicyInput) -> bool:
+def takes_live_agent_off_queue(current_system_presence: str | None, routing_status: str, requested: str) -> bool:
+    """True when an agent On Queue with a live interaction would be taken off queue by the ``requested`` presence
+    (checked by Validate, and again by LockedUpdate right before the write)."""
     return (
-        policy_input.current_system_presence == ON_QUEUE
-        and policy_input.routing_status in LIVE_INTERACTION_STATUSES
-        and policy_input.requested_system_presence != ON_QUEUE
+        normalize_system_presence(current_system_presence or "") == ON_QUEUE
+        and routing_status.strip().upper() in LIVE_INTERACTION_STATUSES
+        and normalize_system_presence(requested) != ON_QUEUE
+    )
+
+
+def _takes_live_agent_off_queue(policy_input: PolicyInput) -> bool:
+    return takes_live_agent_off_queue(
+        policy_input.current_system_presence, policy_input.routing_status, policy_input.requested_system_presence
     )
 
 

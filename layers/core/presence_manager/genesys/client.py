@@ -1,22 +1,61 @@
-"""Genesys Cloud API client on httpx: OAuth client credentials, typed errors, bounded retry of idempotent calls.
+"""Genesys Cloud API client on httpx: OAuth client credentials, typed errors, bounded retry where it is safe.
 
 Endpoints, bodies and response types are those of the official SDK (purecloudplatformclientv2); see
-tests/contract for the checks. 429 is never retried here: it surfaces as ``GenesysRateLimited`` so the state machine
-waits exactly Retry-After. 5xx and network errors are retried (tenacity, bounded) for idempotent calls only."""
+tests/contract for the checks.
+
+Reads and writes
+    Every call says what it is (``CallKind``). A *read* (GET, and the schedule-search POST, which only reads) is
+    safe to repeat: 5xx answers, timeouts and network errors are retried (tenacity, bounded, see below) and end as
+    ``GenesysUnavailable``. A *write* (PATCH, PUT, DELETE, any other POST) is repeated only when the request provably
+    never left this process (``httpx.ConnectError``, ``ConnectTimeout``, ``PoolTimeout``), ending as
+    ``GenesysUnavailable``. Once it may have been sent and its answer was lost (read/write timeout, a broken
+    connection, or any 5xx answer) it is never repeated here: ``GenesysWriteUnconfirmed`` at once, carrying
+    ``method``, ``path``, ``status`` and ``retryAfterSeconds`` (``WRITE_SETTLE_SECONDS``) so that the writer keeps its
+    lease, waits, re-reads and reconciles. 429 is never retried here: it surfaces as ``GenesysRateLimited`` so the
+    state machine waits exactly Retry-After (also for the token endpoint). A 401 is answered once with a new token
+    (a 401 was not applied, so repeating a write after it is safe).
+
+Time budget (the Lambda functions time out after 30 s)
+    ``GENESYS_TIMEOUT_SECONDS`` = 8 s per HTTP request (connect at most 5 s of it), 3 attempts, exponential back-off
+    with jitter of at most 2 s between attempts: 3 x 8 s + 2 x 2 s = 28 s < 30 s even without a deadline. On top,
+    each call has a total deadline, ``GENESYS_CALL_BUDGET_SECONDS`` = 20 s: tenacity stops at the first of
+    ``stop_after_attempt(3)`` and the deadline, and no attempt starts that could not get a full per-request timeout
+    before the deadline (8 + 2 + 8 = 18 s <= 20 s allows a second slow attempt; 18 + 2 + 8 > 20 s never a third).
+    Every request's timeout (and a token fetch's) is also cut to what is left of the budget, so one call never
+    outlives 20 s, leaving the function 10 s for everything else. The deadline runs on the injected ``clock``
+    (tenacity's own ``stop_after_delay`` reads ``time.monotonic`` and cannot be tested without real sleeping).
+
+Untrusted input in URLs
+    Every id that goes into a URL path, and every id of a bulk ``id=a,b`` query, goes through ``path_segment``:
+    Genesys ids are UUIDs, so ``[A-Za-z0-9][A-Za-z0-9._-]{0,127}`` is accepted and anything else (``..``, ``/``, ``%``,
+    ``?``, ``#``, whitespace, control characters) is ``InvalidRequest(code="invalid_path_segment", field=...)`` before
+    any request; accepted segments are percent-encoded all the same. A ``downloadUrl`` is followed only to the API
+    host, a host of the API's environment domain or a ``GENESYS_DOWNLOAD_HOSTS`` host, over https (or the API's own
+    http loopback origin, i.e. the simulator); the bearer token only ever goes to the API host."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from email.utils import parsedate_to_datetime
+from enum import Enum
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
 
 from presence_manager import __version__
 from presence_manager.errors import (
@@ -25,8 +64,11 @@ from presence_manager.errors import (
     GenesysForbidden,
     GenesysNotFound,
     GenesysRateLimited,
+    GenesysScheduleProcessing,
     GenesysUnauthorized,
     GenesysUnavailable,
+    GenesysWriteUnconfirmed,
+    InvalidRequest,
     PresenceDefinitionNotFound,
 )
 from presence_manager.genesys.auth import TokenProvider
@@ -45,7 +87,9 @@ from presence_manager.genesys.models import (
     OrganizationPresenceDefinitionEntityListing,
     PresenceDefinition,
     RoutingStatus,
+    RoutingStatusValue,
     UcUserPresence,
+    UserEntityListing,
     UserPresence,
     UserPresencePatch,
     UserRoutingSkill,
@@ -58,20 +102,87 @@ from presence_manager.genesys.settings import GenesysSettings, load_credentials
 from presence_manager.observability import logger
 
 USER_AGENT = f"genesys-presence-manager/{__version__}"
-IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+#: 5xx answers worth another try of a read (a write's 5xx is never retried: it may have been applied).
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+#: Failures where the request provably never left this process: safe to repeat, even for a write.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: GET /api/v2/users/presences/purecloud/bulk takes at most 50 ids; PUT /api/v2/users/presences/bulk is sent in
+#: batches of 50 as well (it has no documented maximum; 50 keeps every body far below the 512,000-byte limit).
 BULK_PRESENCE_READ_MAX = 50
-SCHEDULE_SEARCH_ATTEMPTS = 5
+BULK_PRESENCE_WRITE_MAX = 50
+#: GET /api/v2/users?id=...: the SDK documents no maximum for ``id``; 100 is the most users the same endpoint
+#: returns in its other bulk mode (``integrationPresenceSource``) and what the adherence GET accepts, and one page
+#: of 100 fits ``pageSize``, so one request answers a whole chunk.
+BULK_USERS_READ_MAX = 100
+CONNECT_TIMEOUT_MAX_SECONDS = 5.0
+MIN_ATTEMPT_SECONDS = 0.05
+
+#: Genesys ids are UUIDs; this is looser (ids of other shapes in tests and the simulator) yet can never form a path
+#: traversal, an encoded character, a query or a fragment.
+PATH_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+LOOPBACK_HOSTS = frozenset({"localhost"})
 
 Model = TypeVar("Model", bound=BaseModel)
 
 
-class _Transient(Exception):
-    """A 5xx or network failure worth another try (idempotent calls only)."""
+class CallKind(Enum):
+    """What a call does to Genesys, which decides what may be repeated after a failure."""
 
-    def __init__(self, error: GenesysUnavailable) -> None:
+    READ = "read"  # changes nothing (GET, and the schedule search POST): safe to repeat
+    WRITE = "write"  # changes something: repeated only when provably never sent
+
+
+READ = CallKind.READ
+WRITE = CallKind.WRITE
+
+
+class _Retryable(Exception):
+    """A failure worth another attempt: any 5xx or network failure of a read; a write that never left."""
+
+    def __init__(self, error: GenesysError) -> None:
         super().__init__(error.message)
         self.error = error
+
+
+class _stop_before_deadline(stop_base):
+    """Stop when the next attempt, after its back-off, could not get a full request timeout before the deadline."""
+
+    def __init__(self, clock: Callable[[], float], deadline: float, attempt_seconds: float) -> None:
+        self._clock = clock
+        self._deadline = deadline
+        self._attempt_seconds = attempt_seconds
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._clock() + retry_state.upcoming_sleep + self._attempt_seconds > self._deadline
+
+
+def path_segment(value: object, field: str) -> str:
+    """The one gate for anything placed in a URL path or a bulk ``id=`` query: validated, then percent-encoded."""
+    if not isinstance(value, str) or not PATH_SEGMENT.fullmatch(value) or value in {".", ".."}:
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise InvalidRequest(
+            f"{field} is not a valid Genesys Cloud id: {shown!r}",
+            code="invalid_path_segment",
+            field=field,
+        )
+    return quote(value, safe="")
+
+
+def _unique_ids(user_ids: Iterable[str], field: str) -> list[str]:
+    """Validated ids, duplicates dropped, order kept (all validated before any request)."""
+    seen: dict[str, None] = {}
+    for user_id in user_ids:
+        seen.setdefault(path_segment(user_id, field), None)
+    return list(seen)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class GenesysClient:
@@ -87,17 +198,26 @@ class GenesysClient:
         retry_max_wait: float = 2.0,
     ) -> None:
         self._settings = settings
-        timeout = httpx.Timeout(settings.timeout_seconds, connect=min(5.0, settings.timeout_seconds))
         self._http = http or httpx.Client(
-            timeout=timeout,
+            timeout=self._timeout(settings.timeout_seconds),
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
         )
         self._api_url = settings.api_url.rstrip("/")
-        self._api_host = urlparse(self._api_url).netloc
+        api = urlsplit(self._api_url)
+        self._api_scheme = api.scheme.lower()
+        self._api_origin = (api.scheme.lower(), api.netloc.lower())
+        self._api_host = (api.hostname or "").lower()
+        self._api_domain = self._api_host.removeprefix("api.") if self._api_host.startswith("api.") else None
         if tokens is None:
             client_id, client_secret = load_credentials(settings)
-            tokens = TokenProvider(settings.login_url, client_id, client_secret, http=self._http)
+            tokens = TokenProvider(
+                settings.login_url,
+                client_id,
+                client_secret,
+                http=self._http,
+                retry_after=settings.retry_after_seconds,
+            )
         self._tokens = tokens
         self._clock = clock
         self._sleep = sleep
@@ -106,66 +226,170 @@ class GenesysClient:
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
 
+    # ---- URLs ---------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _path(template: str, **segments: object) -> str:
+        """``template`` with each ``{name}`` replaced by ``path_segment(value, name)``: the only way ids enter paths."""
+        return template.format_map({name: path_segment(value, name) for name, value in segments.items()})
+
+    def _download_url(self, url: str) -> str:
+        """A ``downloadUrl`` we may follow, or ``GenesysBadRequest`` without any request."""
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower().rstrip(".")
+            port = parts.port
+        except ValueError as exc:
+            raise GenesysBadRequest(f"refusing downloadUrl {url[:200]!r}: not a URL", downloadUrl=url[:200]) from exc
+        scheme = parts.scheme.lower()
+        own_origin = (scheme, parts.netloc.lower()) == self._api_origin
+        if parts.username is not None or parts.password is not None:
+            reason = "it carries credentials"
+        elif self._api_scheme == "http" and _is_loopback(self._api_host) and own_origin:
+            return url  # the simulator: the API's own loopback origin
+        elif scheme != "https":
+            reason = "only https downloads are followed"
+        elif port not in (None, 443) and not own_origin:
+            reason = "unexpected port"
+        elif not (
+            host == self._api_host
+            or (self._api_domain and host.endswith(f".{self._api_domain}"))
+            or host in self._settings.download_hosts
+        ):
+            reason = "the host is neither the API's, its environment's, nor in GENESYS_DOWNLOAD_HOSTS"
+        else:
+            return url
+        raise GenesysBadRequest(f"refusing downloadUrl {url[:200]!r}: {reason}", downloadUrl=url[:200])
+
     # ---- transport --------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _timeout(seconds: float) -> httpx.Timeout:
+        return httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_MAX_SECONDS, seconds))
+
     def _request(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None, idempotent: bool | None
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        kind: CallKind,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        retryable = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        attempts = self._retry_attempts if retryable else 1
+        deadline = self._clock() + self._settings.call_budget_seconds
         retrying = Retrying(
-            stop=stop_after_attempt(attempts),
+            stop=stop_any(
+                stop_after_attempt(self._retry_attempts),
+                _stop_before_deadline(self._clock, deadline, self._settings.timeout_seconds),
+            ),
             wait=wait_exponential_jitter(initial=0.2, max=self._retry_max_wait),
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception_type(_Retryable),
             sleep=self._sleep,
             reraise=True,
         )
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._send_authorized(method, path, json=json, params=params)
-        except _Transient as transient:
-            raise transient.error from None
+                    return self._attempt(method, path_or_url, kind=kind, json=json, params=params, deadline=deadline)
+        except _Retryable as retryable:
+            raise retryable.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send_authorized(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None) -> httpx.Response:
-        response = self._send(method, path, json=json, params=params, token=self._tokens.token())
-        if response.status_code == 401:
-            self._tokens.invalidate()
-            response = self._send(method, path, json=json, params=params, token=self._tokens.token())
+    def _attempt(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        kind: CallKind,
+        json: Any,
+        params: dict[str, Any] | None,
+        deadline: float,
+    ) -> httpx.Response:
+        url = path_or_url if path_or_url.startswith(("http://", "https://")) else f"{self._api_url}{path_or_url}"
+        path = urlsplit(url).path
+        try:
+            response = self._send(method, url, json=json, params=params, deadline=deadline)
             if response.status_code == 401:
-                raise self._error(response, GenesysUnauthorized, "Genesys Cloud refused our token twice")
-        if response.status_code >= 400:
+                self._tokens.invalidate()  # a 401 was not applied: repeating it, even a write, is safe
+                response = self._send(method, url, json=json, params=params, deadline=deadline)
+                if response.status_code == 401:
+                    raise self._error(response, GenesysUnauthorized, "Genesys Cloud refused our token twice")
+        except httpx.TransportError as exc:
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            what = "timed out" if timed_out else f"failed ({type(exc).__name__})"
+            if isinstance(exc, NOT_SENT_ERRORS):
+                raise _Retryable(
+                    GenesysUnavailable(f"{method} {path} {what} before it was sent", method=method, path=path)
+                ) from exc
+            if kind is READ:
+                raise _Retryable(GenesysUnavailable(f"{method} {path} {what}", method=method, path=path)) from exc
+            raise GenesysWriteUnconfirmed(
+                f"{method} {path} {what} after it was sent: it may still land",
+                method=method,
+                path=path,
+                retryAfterSeconds=self._settings.write_settle_seconds,
+            ) from exc
+        status = response.status_code
+        if status >= 500:
+            if kind is WRITE:
+                raise self._error(
+                    response,
+                    GenesysWriteUnconfirmed,
+                    f"Genesys Cloud answered {status} to {method}: the write may still land",
+                    method=method,
+                    retryAfterSeconds=self._settings.write_settle_seconds,
+                )
+            error = self._error(response, GenesysUnavailable, f"Genesys Cloud answered {status}", method=method)
+            if status in TRANSIENT_STATUSES:
+                raise _Retryable(error)
+            raise error
+        if status >= 400:
             raise self._classify(response)
         return response
 
-    def _send(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None, token: str) -> httpx.Response:
-        url = path if path.startswith("http") else f"{self._api_url}{path}"
+    def _send(
+        self, method: str, url: str, *, json: Any, params: dict[str, Any] | None, deadline: float
+    ) -> httpx.Response:
+        """One HTTP exchange, its timeouts cut to what is left of the call's budget."""
         headers = {"Accept": "application/json"}
-        if urlparse(url).netloc == self._api_host:  # never hand our bearer token to another host
+        parts = urlsplit(url)
+        if (parts.scheme.lower(), parts.netloc.lower()) == self._api_origin:  # our bearer token: the API host only
+            token = self._tokens.token(timeout=self._time_left(method, parts.path, deadline))
             headers["Authorization"] = f"Bearer {token}"
         started = time.perf_counter()
-        try:
-            response = self._http.request(method, url, json=json, params=params, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise _Transient(GenesysUnavailable(f"{method} {path} timed out", path=path)) from exc
-        except httpx.TransportError as exc:
-            raise _Transient(GenesysUnavailable(f"{method} {path} failed: {exc}", path=path)) from exc
+        response = self._http.request(
+            method,
+            url,
+            json=json,
+            params=params,
+            headers=headers,
+            timeout=self._timeout(self._time_left(method, parts.path, deadline)),
+        )
         logger.debug(
             "genesys call",
             extra={
                 "method": method,
-                "path": urlparse(url).path,
+                "path": parts.path,
                 "status": response.status_code,
                 "latencyMs": round((time.perf_counter() - started) * 1000, 1),
                 "correlationId": response.headers.get("ININ-Correlation-Id"),
             },
         )
-        if response.status_code in TRANSIENT_STATUSES:
-            raise _Transient(
-                self._error(response, GenesysUnavailable, f"Genesys Cloud answered {response.status_code}")
-            )
         return response
+
+    def _time_left(self, method: str, path: str, deadline: float) -> float:
+        """The timeout of the next exchange: the per-request timeout, cut to what is left of the call's budget.
+        Nothing left: unavailable before anything is sent (and no further attempt: the deadline has passed)."""
+        left = min(self._settings.timeout_seconds, deadline - self._clock())
+        if left < MIN_ATTEMPT_SECONDS:
+            raise _Retryable(
+                GenesysUnavailable(
+                    f"{method} {path} not sent: the call budget of {self._settings.call_budget_seconds:g} s is spent",
+                    method=method,
+                    path=path,
+                )
+            )
+        return left
 
     def _classify(self, response: httpx.Response) -> GenesysError:
         status = response.status_code
@@ -174,7 +398,7 @@ class GenesysClient:
                 response,
                 GenesysRateLimited,
                 "Genesys Cloud rate limit (429)",
-                retry_after_seconds=self._retry_after(response.headers.get("Retry-After")),
+                retry_after_seconds=self._settings.retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status == 404:
             return self._error(response, GenesysNotFound, "not found in Genesys Cloud")
@@ -187,19 +411,6 @@ class GenesysClient:
                 missing_permissions=_permissions(body),
             )
         return self._error(response, GenesysBadRequest, f"Genesys Cloud refused the request ({status})")
-
-    def _retry_after(self, header: str | None) -> int:
-        cap, default = self._settings.retry_after_cap_seconds, self._settings.retry_after_default_seconds
-        if header is None:
-            return default
-        value = header.strip()
-        if value.isdigit():
-            return max(0, min(int(value), cap))
-        try:
-            delta = (parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)).total_seconds()
-        except (TypeError, ValueError):
-            return default
-        return max(0, min(int(delta + 0.999), cap))
 
     @staticmethod
     def _error_body(response: httpx.Response) -> ErrorBody:
@@ -222,7 +433,11 @@ class GenesysClient:
         )
 
     def _get(self, path: str, model: type[Model], **params: Any) -> Model:
-        return model.model_validate(self._request("GET", path, params=params or None, idempotent=True).json())
+        return model.model_validate(self._request("GET", path, kind=READ, params=params or None).json())
+
+    def _download(self, url: str) -> Any:
+        """GET a ``downloadUrl`` (a read) after checking where it points."""
+        return self._request("GET", self._download_url(url), kind=READ).json()
 
     def _cached(self, key: str, ttl: float, load: Callable[[], Any]) -> Any:
         now = self._clock()
@@ -279,44 +494,81 @@ class GenesysClient:
         return system_first[0]
 
     def get_user_presence(self, user_id: str) -> UserPresence:
-        return self._get(f"/api/v2/users/{user_id}/presences/purecloud", UserPresence)
+        return self._get(self._path("/api/v2/users/{userId}/presences/purecloud", userId=user_id), UserPresence)
 
     def patch_user_presence(self, user_id: str, definition_id: str, message: str | None) -> UserPresence:
+        path = self._path("/api/v2/users/{userId}/presences/purecloud", userId=user_id)
         body = UserPresencePatch(presence_definition=PresenceDefinition(id=definition_id), message=message)
-        response = self._request(
-            "PATCH", f"/api/v2/users/{user_id}/presences/purecloud", json=body.to_json(), idempotent=False
-        )
+        response = self._request("PATCH", path, kind=WRITE, json=body.to_json())
         return UserPresence.model_validate(response.json())
 
     def put_users_presences_bulk(self, items: list[MutableUserPresence]) -> list[UserPresence]:
-        response = self._request(
-            "PUT", "/api/v2/users/presences/bulk", json=[i.to_json() for i in items], idempotent=True
-        )
-        return TypeAdapter(list[UserPresence]).validate_python(response.json())
+        """Writes in batches of 50, in order. A batch that fails stops the rest; batches before it were applied
+        (``GenesysWriteUnconfirmed`` means that batch may have been, too)."""
+        adapter = TypeAdapter(list[UserPresence])
+        written: list[UserPresence] = []
+        for start in range(0, len(items), BULK_PRESENCE_WRITE_MAX):
+            batch = [item.to_json() for item in items[start : start + BULK_PRESENCE_WRITE_MAX]]
+            response = self._request("PUT", "/api/v2/users/presences/bulk", kind=WRITE, json=batch)
+            written.extend(adapter.validate_python(response.json()))
+        return written
 
     def get_users_presences_bulk(self, user_ids: Iterable[str]) -> list[UcUserPresence]:
-        ids = list(user_ids)
+        ids = _unique_ids(user_ids, "userId")
+        adapter = TypeAdapter(list[UcUserPresence])
         presences: list[UcUserPresence] = []
         for start in range(0, len(ids), BULK_PRESENCE_READ_MAX):
             chunk = ",".join(ids[start : start + BULK_PRESENCE_READ_MAX])
-            response = self._request(
-                "GET", "/api/v2/users/presences/purecloud/bulk", params={"id": chunk}, idempotent=True
-            )
-            presences.extend(TypeAdapter(list[UcUserPresence]).validate_python(response.json()))
+            response = self._request("GET", "/api/v2/users/presences/purecloud/bulk", kind=READ, params={"id": chunk})
+            presences.extend(adapter.validate_python(response.json()))
         return presences
 
     # ---- routing ------------------------------------------------------------------------------------------------
 
     def get_routing_status(self, user_id: str) -> RoutingStatus:
-        return self._get(f"/api/v2/users/{user_id}/routingstatus", RoutingStatus)
+        return self._get(self._path("/api/v2/users/{userId}/routingstatus", userId=user_id), RoutingStatus)
+
+    def get_users_routing_status(self, user_ids: Iterable[str]) -> dict[str, RoutingStatusValue]:
+        """Routing status of many users: ``GET /api/v2/users?id=...&expand=routingStatus``, 100 ids per request.
+
+        Why not ``GET /api/v2/workforcemanagement/adherence?userId=...`` (also <= 100 users, also carries
+        ``routingStatus``): it needs one more permission on our OAuth client (``wfm:realtimeAdherence:view``) and
+        answers only for agents scheduled in WFM, while a change may target any agent (Offline for an agent outside
+        WFM must work). ``UsersApi.get_users`` covers every user with the directory read our client already has.
+        Its ``expand`` is "best effort" (SDK docstring): a user listed without ``routingStatus`` is read with
+        ``GET /api/v2/users/{userId}/routingstatus``. A user Genesys does not list (unknown id) is left out of the
+        result rather than guessed (that single GET answers OFF_QUEUE even for an unknown user)."""
+        ids = _unique_ids(user_ids, "userId")
+        statuses: dict[str, RoutingStatusValue] = {}
+        unexpanded: list[str] = []
+        for start in range(0, len(ids), BULK_USERS_READ_MAX):
+            chunk = ids[start : start + BULK_USERS_READ_MAX]
+            listing = self._get(
+                "/api/v2/users",
+                UserEntityListing,
+                id=",".join(chunk),
+                expand="routingStatus",
+                pageSize=len(chunk),
+                pageNumber=1,
+            )
+            wanted = set(chunk)
+            for user in listing.entities:
+                if user.id not in wanted:
+                    continue
+                if user.routing_status is not None:
+                    statuses[user.id] = user.routing_status.status
+                else:
+                    unexpanded.append(user.id)
+        for user_id in unexpanded:
+            statuses[user_id] = self.get_routing_status(user_id).status
+        return statuses
 
     def get_user_routing_skills(self, user_id: str) -> list[UserRoutingSkill]:
+        path = self._path("/api/v2/users/{userId}/routingskills", userId=user_id)
         skills: list[UserRoutingSkill] = []
         page = 1
         while True:
-            listing = self._get(
-                f"/api/v2/users/{user_id}/routingskills", UserSkillEntityListing, pageSize=100, pageNumber=page
-            )
+            listing = self._get(path, UserSkillEntityListing, pageSize=100, pageNumber=page)
             skills.extend(listing.entities)
             if not listing.page_count or page >= listing.page_count:
                 return skills
@@ -325,34 +577,32 @@ class GenesysClient:
     def patch_user_routing_skills_bulk(
         self, user_id: str, skills: list[UserRoutingSkillPost]
     ) -> list[UserRoutingSkill]:
-        response = self._request(
-            "PATCH", f"/api/v2/users/{user_id}/routingskills/bulk", json=[s.to_json() for s in skills], idempotent=False
-        )
+        path = self._path("/api/v2/users/{userId}/routingskills/bulk", userId=user_id)
+        response = self._request("PATCH", path, kind=WRITE, json=[s.to_json() for s in skills])
         return UserSkillEntityListing.model_validate(response.json()).entities
 
     def put_user_routing_skill(self, user_id: str, skill: UserRoutingSkill) -> UserRoutingSkill:
-        response = self._request(
-            "PUT", f"/api/v2/users/{user_id}/routingskills/{skill.id}", json=skill.to_json(), idempotent=True
-        )
+        path = self._path("/api/v2/users/{userId}/routingskills/{skillId}", userId=user_id, skillId=skill.id)
+        response = self._request("PUT", path, kind=WRITE, json=skill.to_json())
         return UserRoutingSkill.model_validate(response.json())
 
     def delete_user_routing_skill(self, user_id: str, skill_id: str) -> None:
-        self._request("DELETE", f"/api/v2/users/{user_id}/routingskills/{skill_id}", idempotent=True)
+        path = self._path("/api/v2/users/{userId}/routingskills/{skillId}", userId=user_id, skillId=skill_id)
+        self._request("DELETE", path, kind=WRITE)
 
     # ---- workforce management -----------------------------------------------------------------------------------
 
     def get_agent_management_unit(self, user_id: str) -> AgentManagementUnitReference:
+        path = self._path("/api/v2/workforcemanagement/agents/{agentId}/managementunit", agentId=user_id)
         return self._cached(
             f"mu:{user_id}",
             self._settings.definitions_cache_seconds,
-            lambda: self._get(
-                f"/api/v2/workforcemanagement/agents/{user_id}/managementunit", AgentManagementUnitReference
-            ),
+            lambda: self._get(path, AgentManagementUnitReference),
         )
 
     def get_business_unit(self, business_unit_id: str) -> BusinessUnitResponse:
         return self._get(
-            f"/api/v2/workforcemanagement/businessunits/{business_unit_id}",
+            self._path("/api/v2/workforcemanagement/businessunits/{businessUnitId}", businessUnitId=business_unit_id),
             BusinessUnitResponse,
             expand="settings.timeZone",
         )
@@ -367,44 +617,59 @@ class GenesysClient:
         return self._cached(f"bu-tz:{business_unit_id}", self._settings.definitions_cache_seconds, load)
 
     def get_activity_codes(self, business_unit_id: str) -> list[BusinessUnitActivityCode]:
-        return self._cached(
-            f"codes:{business_unit_id}",
-            self._settings.definitions_cache_seconds,
-            lambda: (
-                self._get(
-                    f"/api/v2/workforcemanagement/businessunits/{business_unit_id}/activitycodes",
-                    BusinessUnitActivityCodeListing,
-                ).entities
-            ),
+        """The business unit's activity codes; a listing with empty ``entities`` and a ``downloadUrl`` is followed."""
+        path = self._path(
+            "/api/v2/workforcemanagement/businessunits/{businessUnitId}/activitycodes", businessUnitId=business_unit_id
         )
 
+        def load() -> list[BusinessUnitActivityCode]:
+            listing = self._get(path, BusinessUnitActivityCodeListing)
+            if listing.entities or not listing.download_url:
+                return listing.entities
+            downloaded = self._download(listing.download_url)
+            if isinstance(downloaded, list):
+                return TypeAdapter(list[BusinessUnitActivityCode]).validate_python(downloaded)
+            return BusinessUnitActivityCodeListing.model_validate(downloaded).entities
+
+        return self._cached(f"codes:{business_unit_id}", self._settings.definitions_cache_seconds, load)
+
     def get_management_unit_users(self, management_unit_id: str) -> list[EntityRef]:
-        return self._get(
-            f"/api/v2/workforcemanagement/managementunits/{management_unit_id}/users", WfmUserEntityListing
-        ).entities
+        path = self._path(
+            "/api/v2/workforcemanagement/managementunits/{managementUnitId}/users", managementUnitId=management_unit_id
+        )
+        return self._get(path, WfmUserEntityListing).entities
 
     def search_agent_schedules(
         self, management_unit_id: str, start: datetime, end: datetime, user_ids: list[str]
     ) -> BuAgentSchedulesSearchResponse:
-        """One search for many agents. ``Complete`` answers carry ``result`` inline or a ``downloadUrl``;
-        ``Processing`` is searched again a bounded number of times (a search is a read: safe to repeat)."""
+        """One search for many agents (a read: its POST changes nothing). ``Complete`` answers carry ``result``
+        inline or a ``downloadUrl``. ``Processing`` is final here: its result only comes through the notification
+        topic and another POST would start another search, so it is ``GenesysScheduleProcessing``."""
+        path = self._path(
+            "/api/v2/workforcemanagement/managementunits/{managementUnitId}/agentschedules/search",
+            managementUnitId=management_unit_id,
+        )
         body = BuSearchAgentSchedulesRequest(start_date=start, end_date=end, user_ids=user_ids).to_json()
-        path = f"/api/v2/workforcemanagement/managementunits/{management_unit_id}/agentschedules/search"
-        for attempt in range(SCHEDULE_SEARCH_ATTEMPTS):
-            answer = BuAsyncAgentSchedulesSearchResponse.model_validate(
-                self._request("POST", path, json=body, idempotent=True).json()
+        answer = BuAsyncAgentSchedulesSearchResponse.model_validate(
+            self._request("POST", path, kind=READ, json=body).json()
+        )
+        if answer.status == "Processing":
+            raise GenesysScheduleProcessing(
+                "the schedule search is Processing; its result only comes through the notification topic",
+                operationId=answer.operation_id,
+                managementUnitId=management_unit_id,
             )
-            if answer.status == "Complete":
-                if answer.result is not None:
-                    return answer.result
-                if answer.download_url:
-                    download = self._request("GET", answer.download_url, idempotent=True)
-                    return BuAgentSchedulesSearchResponse.model_validate(download.json())
-                return BuAgentSchedulesSearchResponse()
-            if answer.status != "Processing":
-                raise GenesysUnavailable(f"schedule search ended {answer.status}", operationId=answer.operation_id)
-            self._sleep(min(0.5 * 2**attempt, 4.0))
-        raise GenesysUnavailable("schedule search still Processing", managementUnitId=management_unit_id)
+        if answer.status != "Complete":
+            raise GenesysUnavailable(
+                f"schedule search ended {answer.status}",
+                operationId=answer.operation_id,
+                managementUnitId=management_unit_id,
+            )
+        if answer.result is not None:
+            return answer.result
+        if answer.download_url:
+            return BuAgentSchedulesSearchResponse.model_validate(self._download(answer.download_url))
+        return BuAgentSchedulesSearchResponse()
 
 
 def _permissions(body: ErrorBody) -> list[str]:

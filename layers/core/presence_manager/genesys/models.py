@@ -169,6 +169,28 @@ class RoutingStatus(GenesysModel):
     start_time: AwareDatetime | None = None
 
 
+class User(GenesysModel):
+    """The fields of the SDK's ``User`` we read (``routingStatus`` only when expanded, best effort)."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+    routing_status: RoutingStatus | None = None
+    presence: UserPresence | None = None
+    self_uri: str | None = None
+
+
+class UserEntityListing(GenesysModel):
+    """GET /api/v2/users (``UsersApi.get_users``)."""
+
+    entities: list[User] = Field(default_factory=list)
+    page_size: int | None = None
+    page_number: int | None = None
+    total: int | None = None
+    page_count: int | None = None
+    next_uri: str | None = None
+
+
 class UserRoutingSkill(GenesysModel):
     id: str
     name: str | None = None

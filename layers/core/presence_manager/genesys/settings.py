@@ -1,13 +1,36 @@
-"""Where Genesys Cloud is and how we log in: validated once at cold start."""
+"""Where Genesys Cloud is, how we log in and how long we wait for it: validated once at cold start."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from presence_manager.genesys.regions import REGIONS
+
+DEFAULT_RETRY_AFTER_CAP_SECONDS = 180
+DEFAULT_RETRY_AFTER_SECONDS = 3
+
+
+def parse_retry_after(header: str | None, *, cap: int, default: int, now: datetime | None = None) -> int:
+    """Seconds to wait for a 429's ``Retry-After`` (delta-seconds or an HTTP date), capped at ``cap``; ``default``
+    when absent or unreadable. The one parser for API and token-endpoint 429s."""
+    if header is None:
+        return default
+    value = header.strip()
+    if value.isdigit():
+        return max(0, min(int(value), cap))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return default
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0, min(int(delta + 0.999), cap))
 
 
 class GenesysSettings(BaseSettings):
@@ -19,15 +42,35 @@ class GenesysSettings(BaseSettings):
     client_id: str | None = Field(default=None, validation_alias="GENESYS_CLIENT_ID")
     client_secret: SecretStr | None = Field(default=None, validation_alias="GENESYS_CLIENT_SECRET")
     credentials_secret_id: str | None = Field(default=None, validation_alias="GENESYS_CREDENTIALS_SECRET_ID")
-    timeout_seconds: float = Field(default=10.0, gt=0, le=60, validation_alias="GENESYS_TIMEOUT_SECONDS")
-    retry_after_cap_seconds: int = Field(default=180, ge=1, validation_alias="GENESYS_RETRY_AFTER_CAP_SECONDS")
-    retry_after_default_seconds: int = Field(default=3, ge=1, validation_alias="GENESYS_RETRY_AFTER_DEFAULT_SECONDS")
+    #: One HTTP request (connect at most 5 s of it). See client.py for how it fits the call budget.
+    timeout_seconds: float = Field(default=8.0, gt=0, le=60, validation_alias="GENESYS_TIMEOUT_SECONDS")
+    #: Total time one client call may take, retries and back-off included (the Lambda timeout is 30 s).
+    call_budget_seconds: float = Field(default=20.0, gt=0, le=900, validation_alias="GENESYS_CALL_BUDGET_SECONDS")
+    retry_after_cap_seconds: int = Field(
+        default=DEFAULT_RETRY_AFTER_CAP_SECONDS, ge=1, validation_alias="GENESYS_RETRY_AFTER_CAP_SECONDS"
+    )
+    retry_after_default_seconds: int = Field(
+        default=DEFAULT_RETRY_AFTER_SECONDS, ge=1, validation_alias="GENESYS_RETRY_AFTER_DEFAULT_SECONDS"
+    )
+    #: How long a write whose answer was lost may still take to land (``GenesysWriteUnconfirmed.retryAfterSeconds``).
+    write_settle_seconds: int = Field(default=60, ge=1, le=600, validation_alias="WRITE_SETTLE_SECONDS")
     definitions_cache_seconds: int = Field(default=300, ge=0, validation_alias="GENESYS_DEFINITIONS_CACHE_SECONDS")
+    #: Extra hosts a ``downloadUrl`` may point to (comma-separated), besides the API host and its environment domain.
+    download_hosts: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="GENESYS_DOWNLOAD_HOSTS")
 
     @field_validator("region", "api_url_override", "login_url_override", "credentials_secret_id", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("download_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            return tuple(str(host).strip().lower().rstrip(".") for host in value if str(host).strip())
+        return value
 
     @field_validator("region")
     @classmethod
@@ -42,7 +85,13 @@ class GenesysSettings(BaseSettings):
             raise ValueError("set GENESYS_API_URL and GENESYS_LOGIN_URL together")
         if self.api_url_override is None and self.region is None:
             raise ValueError("set GENESYS_REGION, or GENESYS_API_URL and GENESYS_LOGIN_URL")
+        if self.call_budget_seconds < self.timeout_seconds:
+            raise ValueError("GENESYS_CALL_BUDGET_SECONDS must be at least GENESYS_TIMEOUT_SECONDS")
         return self
+
+    def retry_after_seconds(self, header: str | None) -> int:
+        """A 429's Retry-After, capped and defaulted by these settings."""
+        return parse_retry_after(header, cap=self.retry_after_cap_seconds, default=self.retry_after_default_seconds)
 
     @property
     def api_url(self) -> str:

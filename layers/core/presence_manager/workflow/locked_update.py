@@ -1,17 +1,36 @@
-"""LockedUpdate: under the agent's lease, re-read the presence, compare ETags, PATCH presence + message.
+"""LockedUpdate: under the agent's lease, re-read the presence, compare ETags, re-check what the write depends on,
+PATCH presence + message.
 
 Genesys has no If-Match on presence: our precondition is the ETag we derive from what GET returns. The window
 between our GET and our PATCH (milliseconds, under our own lease) is the one a person clicking in their client can
-still hit; the next change's Validate observes the result, and the audit trail shows both."""
+still hit; the next change's Validate observes the result, and the audit trail shows both.
+
+Safety rules (DESIGN.md):
+- Routing status moves without touching presence (an ACD alert): right before a write that takes an On Queue agent
+  off queue, it is read again, and a live interaction stops the write (``LiveInteraction``, outcome rejected).
+- A PATCH whose answer was lost may still land. It is never repeated blindly: the lease is held while it settles
+  (``GenesysWriteUnconfirmed`` goes to the state machine's settle Wait), then this step runs again with
+  ``unconfirmed=True``, re-reads and reconciles: our presence is there → applied; the presence we compared
+  against is still there → written again under the lease; anything else → someone else moved it (412).
+- A presence moved to exactly the ETag of our own last write is our own contention (``SupersededByOwnWrite``),
+  not a conflict with a person."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from presence_manager.errors import IfMatchFailed, PreconditionFailed
+from presence_manager.errors import (
+    GenesysWriteUnconfirmed,
+    IfMatchFailed,
+    LiveInteraction,
+    PreconditionFailed,
+    SupersededByOwnWrite,
+)
+from presence_manager.lease import LastWrite
+from presence_manager.policy import takes_live_agent_off_queue
 from presence_manager.timeutil import to_utc_iso
-from presence_manager.workflow.models import ChangeRequest, UpdateResult, ValidationResult
+from presence_manager.workflow.models import ChangeRequest, PresenceSnapshot, UpdateResult, ValidationResult
 from presence_manager.workflow.validate import snapshot
 
 if TYPE_CHECKING:
@@ -27,21 +46,77 @@ def locked_update(
     genesys: GenesysClient,
     lease: AgentLease,
     lease_seconds: int,
+    settle_seconds: int,
+    enforce_live_interaction: bool,
     now: datetime,
+    unconfirmed: bool = False,
 ) -> UpdateResult:
-    if validation.target is None:
+    target = validation.target
+    if target is None:
         raise ValueError("locked_update needs a validated target presence")
-    with lease.held(request.user_id, change_id, lease_seconds):
-        live = snapshot(genesys.get_user_presence(request.user_id))
+    user_id = request.user_id
+    lease.acquire(user_id, change_id, lease_seconds)
+    wrote: LastWrite | None = None
+    settling = False
+    try:
+        live = snapshot(genesys.get_user_presence(user_id))
+        if unconfirmed and _is_target(live, target.definition_id, request.message):
+            wrote = LastWrite(change_id=change_id, etag=live.etag)
+            return _result(validation.observed, live, now, reconciled=True)
         if live.etag != validation.expected_etag:
-            error = IfMatchFailed if validation.if_match_supplied else PreconditionFailed
-            raise error(
-                "the agent's presence changed since it was validated",
-                userId=request.user_id,
-                expectedEtag=validation.expected_etag,
-                currentEtag=live.etag,
-                currentSystemPresence=live.system_presence,
-            )
-        updated = genesys.patch_user_presence(request.user_id, validation.target.definition_id, request.message)
-    new = snapshot(updated)
-    return UpdateResult(previous_presence=live, new_presence=new, new_etag=new.etag, applied_at=to_utc_iso(now))
+            _raise_moved(change_id, user_id, validation, live, lease)
+        if enforce_live_interaction and not request.force and live.system_presence == "OnQueue":
+            status = genesys.get_routing_status(user_id).status
+            if takes_live_agent_off_queue(live.system_presence, status, target.system_presence):
+                raise LiveInteraction(
+                    f"the agent is On Queue and {status} (a live interaction); {target.label} would take them "
+                    "off queue, so nothing was written. Use force to override.",
+                    userId=user_id,
+                    routingStatus=status,
+                )
+        try:
+            updated = snapshot(genesys.patch_user_presence(user_id, target.definition_id, request.message))
+        except GenesysWriteUnconfirmed:
+            lease.hold_while_settling(user_id, change_id, settle_seconds + lease_seconds)
+            settling = True
+            raise
+        wrote = LastWrite(change_id=change_id, etag=updated.etag)
+        return _result(live, updated, now, reconciled=False)
+    finally:
+        if not settling:
+            lease.release(user_id, change_id, wrote=wrote)
+
+
+def _is_target(live: PresenceSnapshot, definition_id: str, message: str | None) -> bool:
+    return live.definition_id == definition_id and (live.message or "") == (message or "")
+
+
+def _raise_moved(
+    change_id: str, user_id: str, validation: ValidationResult, live: PresenceSnapshot, lease: AgentLease
+) -> None:
+    details = {
+        "userId": user_id,
+        "expectedEtag": validation.expected_etag,
+        "currentEtag": live.etag,
+        "currentSystemPresence": live.system_presence,
+    }
+    if validation.if_match_supplied:
+        raise IfMatchFailed("the agent's presence no longer matches ifMatch", **details)
+    ours = lease.last_write(user_id)
+    if ours is not None and ours.etag == live.etag and ours.change_id != change_id:
+        raise SupersededByOwnWrite(
+            "another change of ours wrote the agent's presence since it was validated",
+            byChangeId=ours.change_id,
+            **details,
+        )
+    raise PreconditionFailed("the agent's presence changed since it was validated", **details)
+
+
+def _result(previous: PresenceSnapshot, new: PresenceSnapshot, now: datetime, *, reconciled: bool) -> UpdateResult:
+    return UpdateResult(
+        previous_presence=previous,
+        new_presence=new,
+        new_etag=new.etag,
+        applied_at=to_utc_iso(now),
+        reconciled=reconciled,
+    )

@@ -6,10 +6,17 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from presence_manager.audit import AuditRecord
+from presence_manager.audit import Attempt, AuditRecord
 from presence_manager.errors import InvalidRequest
+from presence_manager.outcomes import APPLIED, CONFLICT, DRY_RUN, FAILED, FAILED_OUTCOMES, RATE_LIMITED, REJECTED
 from presence_manager.timeutil import parse_instant, to_utc_iso
-from presence_manager.workflow.models import ChangeRequest, StepInput
+from presence_manager.workflow.models import (
+    CaughtError,
+    ChangeRequest,
+    PolicySummary,
+    StepInput,
+    Violation,
+)
 
 
 def error_details(error: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -38,24 +45,81 @@ def error_details(error: dict[str, Any] | None) -> dict[str, Any] | None:
     return details
 
 
+#: Survived retries, by kind: (counter, where the state keeps the last caught error of that kind, error name).
+ATTEMPT_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("conflict_retries", "conflict", "PreconditionFailed"),
+    ("rate_limit_waits", "rate_limited", "GenesysRateLimited"),
+    ("lease_waits", "lease_held", "LeaseHeld"),
+    ("unconfirmed_writes", "unconfirmed_write", "GenesysWriteUnconfirmed"),
+)
+
+
+def caught(error: CaughtError | None) -> dict[str, Any] | None:
+    return error_details(error.model_dump()) if error is not None else None
+
+
+def attempts(state: StepInput) -> list[Attempt]:
+    """Every retry the change survived (or ran out of), by kind, with the last error of that kind."""
+    found = []
+    for counter, path, name in ATTEMPT_KINDS:
+        count = getattr(state.counters, counter)
+        if count:
+            last = caught(getattr(state, path))
+            found.append(
+                Attempt(
+                    type=last.get("type") or name if last else name,
+                    count=count,
+                    last_message=last.get("message") if last else None,
+                )
+            )
+    return found
+
+
+def final_error(state: StepInput) -> dict[str, Any] | None:
+    """The error that ended a failed change; ``None`` for an outcome that did not fail."""
+    if state.outcome not in FAILED_OUTCOMES:
+        return None
+    last_of_loop = {CONFLICT: state.conflict, RATE_LIMITED: state.rate_limited}.get(state.outcome)
+    fallback = state.lease_held or state.unconfirmed_write
+    return caught(state.failure or last_of_loop or fallback)
+
+
 def outcome_reason(state: StepInput, error: dict[str, Any] | None) -> str | None:
     validation = state.validation
-    if state.outcome == "rejected" and validation is not None:
+    counters = state.counters
+    if state.outcome == REJECTED and state.live_interaction is not None:
+        live = caught(state.live_interaction) or {}
+        return str(live.get("message") or "the agent is on a live interaction")
+    if state.outcome == REJECTED and validation is not None:
         return "; ".join(v.message for v in validation.policy.violations) or "rejected by policy"
-    if state.outcome == "conflict":
-        retries = state.counters.get("conflictRetries", 0)
+    if state.outcome == CONFLICT:
         if error and error.get("type") == "IfMatchFailed":
             return "ifMatch no longer matches the agent's presence"
-        return f"the presence kept changing under us ({retries} conflict retries); nothing was written"
-    if state.outcome == "rate_limited":
-        return f"Genesys Cloud still answered 429 after {state.counters.get('rateLimitWaits', 0)} waits"
-    if state.outcome == "dry_run":
+        return (
+            f"the presence kept changing under us ({counters.conflict_retries} conflict retries); nothing was written"
+        )
+    if state.outcome == RATE_LIMITED:
+        return f"Genesys Cloud still answered 429 after {counters.rate_limit_waits} waits"
+    if state.outcome == DRY_RUN:
         return "dry run: validated only, nothing changed"
-    if state.outcome == "failed" and error:
+    if state.outcome == FAILED and error:
         return f"{error.get('type')}: {error.get('message')}"
-    if state.outcome == "applied" and validation is not None and validation.policy.warnings:
+    if state.outcome == APPLIED and state.update is not None and state.update.reconciled:
+        return "applied: the write's answer was lost, and a re-read found it had landed"
+    if state.outcome == APPLIED and validation is not None and validation.policy.warnings:
         return "applied with policy warnings: " + "; ".join(w.message for w in validation.policy.warnings)
     return None
+
+
+def _policy(state: StepInput) -> PolicySummary | None:
+    """The policy as decided; a live interaction found right before the write is one more violation."""
+    policy = state.validation.policy if state.validation else None
+    if state.live_interaction is None:
+        return policy
+    live = caught(state.live_interaction) or {}
+    violation = Violation(code="live_interaction", message=str(live.get("message")))
+    base = policy or PolicySummary(mode="enforce")
+    return base.model_copy(update={"violations": [*base.violations, violation]})
 
 
 def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) -> AuditRecord:
@@ -63,7 +127,7 @@ def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) 
         raise ValueError("Record needs an outcome")
     started = parse_instant(state.execution_start_time)
     started_at = to_utc_iso(started)
-    error = error_details(state.error)
+    error = final_error(state)
     try:
         request: ChangeRequest | None = state.change_request()
     except InvalidRequest:
@@ -71,11 +135,12 @@ def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) 
     user_id = request.user_id if request else str(state.request.get("userId", "unknown"))
     validation, update = state.validation, state.update
     export_status = "skipped"
+    export_error = None
     if state.export is not None:
         export_status = "published"
     elif state.export_error is not None:
         export_status = "failed"
-        error = error or error_details(state.export_error)
+        export_error = caught(state.export_error)
     return AuditRecord(
         user_id=user_id,
         sk=f"{started_at}#{state.change_id}",
@@ -92,13 +157,16 @@ def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) 
         new_etag=update.new_etag if update else None,
         skill_changes=state.skills.changes if state.skills else [],
         revert_of=request.revert_of if request else None,
-        conflict_retries=state.counters.get("conflictRetries", 0),
-        rate_limit_waits=state.counters.get("rateLimitWaits", 0),
+        conflict_retries=state.counters.conflict_retries,
+        rate_limit_waits=state.counters.rate_limit_waits,
+        lease_waits=state.counters.lease_waits,
+        attempts=attempts(state),
         latency_ms=max(0, int((now - started).total_seconds() * 1000)),
-        policy=validation.policy if validation else None,
+        policy=_policy(state),
         time_zone=validation.time_zone if validation else None,
         error=error,
         export_status=export_status,  # type: ignore[arg-type]
+        export_error=export_error,
         export_event_id=state.export.event_id if state.export else None,
         started_at=started_at,
         recorded_at=to_utc_iso(now),

@@ -13,7 +13,7 @@ from presence_manager.genesys.models import (
     UserPresence,
     normalize_system_presence,
 )
-from presence_manager.policy import PolicyInput, evaluate
+from presence_manager.policy import OFFLINE, PolicyInput, evaluate
 from presence_manager.schedules import find_agent_schedule, schedule_window, scheduled_state_at
 from presence_manager.timeutil import BusinessHours, resolve_time_zone, to_utc_iso
 from presence_manager.workflow.models import (
@@ -97,13 +97,15 @@ def validate_change(
                 codes = {code.id: code for code in genesys.get_activity_codes(unit.business_unit.id)}
                 activity_code = codes.get(scheduled.activity.activity_code_id)
             schedule_summary = _schedule_summary(scheduled, activity_code)
-        if zone_name is None:
+        if zone_name is None and normalize_system_presence(target_definition.system_presence) != OFFLINE:
             raise InvalidRequest(
                 "the agent has no WFM management unit to take a time zone from; give timeZone in the request",
                 code="time_zone_unknown",
                 userId=request.user_id,
             )
-        zone = resolve_time_zone(zone_name)
+        # Offline is exempt from business hours and shifts: an agent outside WFM can always be set Offline (the
+        # live-interaction rule still applies; its message then tells the time in UTC).
+        zone = resolve_time_zone(zone_name or "UTC")
         decision = evaluate(
             PolicyInput(
                 requested=target_definition,
