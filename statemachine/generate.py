@@ -131,9 +131,9 @@ def _budget(counter: str, limit: str, exhausted: str, default: str, comment: str
     }
 
 
-def _wait_seconds_from(error_path: str, prefix: str, wait: State) -> dict[str, State]:
-    """Read ``retryAfterSeconds`` out of a caught Lambda error (``Cause`` is JSON whose ``errorMessage`` is the
-    JSON details of our error), then wait that long."""
+def _wait_seconds_from(error_path: str, prefix: str, next_state: str) -> dict[str, State]:
+    """Read ``retryAfterSeconds`` out of a caught Lambda error into ``$.wait.details`` (``Cause`` is JSON whose
+    ``errorMessage`` is the JSON details of our error)."""
     return {
         f"Read{prefix}": {
             "Type": "Pass",
@@ -145,16 +145,175 @@ def _wait_seconds_from(error_path: str, prefix: str, wait: State) -> dict[str, S
             "Type": "Pass",
             "Parameters": {"details.$": "States.StringToJson($.wait.cause.errorMessage)"},
             "ResultPath": "$.wait",
-            "Next": wait["name"],
+            "Next": next_state,
         },
-        wait["name"]: {"Type": "Wait", "SecondsPath": "$.wait.details.retryAfterSeconds", "Next": wait["next"]},
+    }
+
+
+def _wait_seconds(path: str, name: str, next_state: str) -> State:
+    """Put a number the state already holds where the waits read it (``$.wait.details.retryAfterSeconds``)."""
+    return {
+        "Type": "Pass",
+        "Parameters": {"details": {"retryAfterSeconds.$": path}},
+        "ResultPath": "$.wait",
+        "Next": next_state,
+        "Comment": name,
+    }
+
+
+WAIT_SECONDS = "$.wait.details.retryAfterSeconds"
+
+
+def _rate_limit_loop(resume: dict[str, str]) -> dict[str, State]:
+    """429 (or our own empty rate budget): wait exactly Retry-After, then resume, at most N waits. Every Genesys
+    task's Catch enters at ``{Task}RateLimited``; ``resume`` maps each task to where it resumes."""
+    failed = OUTCOME_STATES["failed"]
+    states: dict[str, State] = {
+        **_wait_seconds_from("$.rateLimited", "RetryAfter", "RateLimitBudgetLeft"),
+        "RateLimitBudgetLeft": _budget(
+            "rateLimitWaits",
+            "${RateLimitMaxWaits}",
+            OUTCOME_STATES["rate_limited"],
+            "CountRateLimitWait",
+            "429 (or our own empty rate budget): wait exactly Retry-After, then resume, at most N waits.",
+        ),
+        "CountRateLimitWait": _count("rateLimitWaits", "WaitRetryAfter"),
+        "WaitRetryAfter": {"Type": "Wait", "SecondsPath": WAIT_SECONDS, "Next": "ResumeAfterRateLimit"},
+        "ResumeAfterRateLimit": {
+            "Type": "Choice",
+            "Choices": [
+                {"Variable": "$.resumeAt", "StringEquals": target, "Next": target}
+                for target in sorted(set(resume.values()))
+            ],
+            "Default": failed,
+        },
+    }
+    for task, target in resume.items():
+        states[f"{task}RateLimited"] = {
+            "Type": "Pass",
+            "Result": target,
+            "ResultPath": "$.resumeAt",
+            "Next": "ReadRetryAfter",
+        }
+    return states
+
+
+def _conflict_loop() -> dict[str, State]:
+    """412: the presence moved after Validate observed it (someone else's edit). Re-validate, at most N times."""
+    return {
+        "ConflictBudgetLeft": _budget(
+            "conflictRetries",
+            "${ConflictMaxRetries}",
+            OUTCOME_STATES["conflict"],
+            "CountConflictRetry",
+            "412: the presence changed after Validate observed it. Re-validate, at most N times.",
+        ),
+        "CountConflictRetry": _count("conflictRetries", "ConflictJitter"),
+        "ConflictJitter": {
+            "Type": "Pass",
+            "Parameters": {
+                "seconds.$": "States.MathRandom(${ConflictBackoffMinSeconds}, ${ConflictBackoffMaxSeconds})"
+            },
+            "ResultPath": "$.backoff",
+            "Next": "ConflictBackoff",
+        },
+        "ConflictBackoff": {"Type": "Wait", "SecondsPath": "$.backoff.seconds", "Next": "Validate"},
+    }
+
+
+def _lease_loop(read_wait: dict[str, State]) -> dict[str, State]:
+    """Our own contention: another change of ours holds the agent's lease. Wait until it can be free, at most N
+    times, then LockedUpdate again (it re-reads under the lease)."""
+    return {
+        "LeaseBudgetLeft": _budget(
+            "leaseWaits",
+            "${LeaseMaxWaits}",
+            OUTCOME_STATES["failed"],
+            "CountLeaseWait",
+            "Another change of ours holds the agent's lease: wait until it can be free, at most N times.",
+        ),
+        "CountLeaseWait": _count("leaseWaits", "ReadLeaseWait"),
+        **read_wait,
+        "WaitForLease": {"Type": "Wait", "SecondsPath": WAIT_SECONDS, "Next": "LockedUpdate"},
+    }
+
+
+def _unconfirmed_write_loop() -> dict[str, State]:
+    """A write whose answer was lost: let it land, then LockedUpdate re-reads and reconciles under the lease."""
+    return {
+        "UnconfirmedWriteBudgetLeft": _budget(
+            "unconfirmedWrites",
+            2,
+            OUTCOME_STATES["failed"],
+            "CountUnconfirmedWrite",
+            "The write was sent but its answer was lost: never repeat it blindly. The lease stays ours while it "
+            "may still land; then LockedUpdate re-reads: landed = applied, not landed = written again.",
+        ),
+        "CountUnconfirmedWrite": _count("unconfirmedWrites", "WaitForWriteToSettle"),
+        "WaitForWriteToSettle": {"Type": "Wait", "Seconds": "${AmbiguousWriteSettleSeconds}", "Next": "LockedUpdate"},
+    }
+
+
+def _record(done: str, outcomes: tuple[str, ...] = OUTCOMES) -> dict[str, State]:
+    """Every outcome goes through Record; a Record the audit table keeps refusing parks the state on the fallback
+    queue (its consumer, the Record function, writes it later): no audit record is lost."""
+    states: dict[str, State] = {
+        OUTCOME_STATES[outcome]: {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": "Record"}
+        for outcome in outcomes
+    }
+    states["Record"] = {
+        "Type": "Task",
+        "Comment": "Exactly one immutable audit record per change, EMF metrics, per-agent aggregates.",
+        "Resource": "${RecordFunctionArn}",
+        "ResultPath": "$.record",
+        "Retry": [
+            {
+                "ErrorEquals": ["States.ALL"],
+                "IntervalSeconds": "${TransientRetryIntervalSeconds}",
+                "MaxAttempts": 4,
+                "BackoffRate": 2,
+                "JitterStrategy": "FULL",
+            }
+        ],
+        "Catch": [_catch(["States.ALL"], "$.recordError", "KeepAuditRecord")],
+        "Next": done,
+    }
+    states["KeepAuditRecord"] = {
+        "Type": "Task",
+        "Comment": "The audit table refused the record after every retry: park the whole state on the fallback "
+        "queue, whose consumer (the Record function) writes it once DynamoDB answers again. No record is lost.",
+        "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": "${AuditFallbackQueueUrl}", "MessageBody.$": "$"},
+        "ResultPath": "$.auditFallback",
+        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2}],
+        "Next": "AuditDeferred",
+    }
+    return states
+
+
+def _export(next_state: str, retry_errors: list[str]) -> State:
+    return {
+        "Type": "Task",
+        "Resource": "${ExportFunctionArn}",
+        "ResultPath": "$.export",
+        "Retry": [
+            {
+                "ErrorEquals": retry_errors,
+                "IntervalSeconds": "${TransientRetryIntervalSeconds}",
+                "MaxAttempts": 3,
+                "BackoffRate": 2,
+                "JitterStrategy": "FULL",
+            }
+        ],
+        "Catch": [_catch(["States.ALL"], "$.exportError", next_state)],
+        "Next": next_state,
     }
 
 
 def change_states() -> dict[str, State]:
-    """The per-agent states, from ``Prepare`` to ``Record`` (shared by both definitions)."""
+    """One agent's states, from ``Prepare`` to ``Record``."""
     failed, conflict = OUTCOME_STATES["failed"], OUTCOME_STATES["conflict"]
-    states: dict[str, State] = {
+    return {
         "Prepare": {
             "Type": "Pass",
             "Comment": "Counters for the bounded 412, 429, lease and unconfirmed-write loops.",
@@ -208,34 +367,8 @@ def change_states() -> dict[str, State]:
             _transient_retry(),
             _given("validation"),
         ),
-        # ---- 412: the presence changed after Validate observed it (someone else's edit) ---------------------------
-        "ConflictBudgetLeft": _budget(
-            "conflictRetries",
-            "${ConflictMaxRetries}",
-            conflict,
-            "CountConflictRetry",
-            "412: the presence changed after Validate observed it. Re-validate, at most N times.",
-        ),
-        "CountConflictRetry": _count("conflictRetries", "ConflictJitter"),
-        "ConflictJitter": {
-            "Type": "Pass",
-            "Parameters": {
-                "seconds.$": "States.MathRandom(${ConflictBackoffMinSeconds}, ${ConflictBackoffMaxSeconds})"
-            },
-            "ResultPath": "$.backoff",
-            "Next": "ConflictBackoff",
-        },
-        "ConflictBackoff": {"Type": "Wait", "SecondsPath": "$.backoff.seconds", "Next": "Validate"},
-        # ---- our own contention: another change of ours holds the lease, or wrote first -------------------------
-        "LeaseBudgetLeft": _budget(
-            "leaseWaits",
-            "${LeaseMaxWaits}",
-            failed,
-            "CountLeaseWait",
-            "Another change of ours holds the agent's lease: wait until it can be free, at most N times.",
-        ),
-        "CountLeaseWait": _count("leaseWaits", "ReadLeaseWait"),
-        **_wait_seconds_from("$.leaseHeld", "LeaseWait", {"name": "WaitForLease", "next": "LockedUpdate"}),
+        **_conflict_loop(),
+        **_lease_loop(_wait_seconds_from("$.leaseHeld", "LeaseWait", "WaitForLease")),
         "OwnWriteBudgetLeft": _budget(
             "leaseWaits",
             "${LeaseMaxWaits}",
@@ -245,17 +378,7 @@ def change_states() -> dict[str, State]:
             "contention, counted as a lease wait, not as a conflict).",
         ),
         "CountOwnWrite": _count("leaseWaits", "Validate"),
-        # ---- a write whose answer was lost: let it land, then re-read and reconcile under the lease ---------------
-        "UnconfirmedWriteBudgetLeft": _budget(
-            "unconfirmedWrites",
-            2,
-            failed,
-            "CountUnconfirmedWrite",
-            "The PATCH was sent but its answer was lost: never repeat it blindly. The lease stays ours while it "
-            "may still land; then LockedUpdate re-reads: landed = applied, not landed = written again.",
-        ),
-        "CountUnconfirmedWrite": _count("unconfirmedWrites", "WaitForWriteToSettle"),
-        "WaitForWriteToSettle": {"Type": "Wait", "Seconds": "${AmbiguousWriteSettleSeconds}", "Next": "LockedUpdate"},
+        **_unconfirmed_write_loop(),
         "HasSkillOverrides": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.validation.hasSkillOverrides", "BooleanEquals": True, "Next": "SkillOverride"}],
@@ -269,78 +392,112 @@ def change_states() -> dict[str, State]:
             _transient_retry(),
             _given(),
         ),
-        "Export": {
-            "Type": "Task",
-            "Resource": "${ExportFunctionArn}",
-            "ResultPath": "$.export",
-            "Retry": [
-                {
-                    "ErrorEquals": [EXPORT_FAILED, *TRANSIENT_ERRORS],
-                    "IntervalSeconds": "${TransientRetryIntervalSeconds}",
-                    "MaxAttempts": 3,
-                    "BackoffRate": 2,
-                    "JitterStrategy": "FULL",
-                }
-            ],
-            "Catch": [_catch(["States.ALL"], "$.exportError", OUTCOME_STATES["applied"])],
-            "Next": OUTCOME_STATES["applied"],
+        "Export": _export(OUTCOME_STATES["applied"], [EXPORT_FAILED, *TRANSIENT_ERRORS]),
+        **_rate_limit_loop(RATE_LIMIT_RESUME),
+        **_record("Finish"),
+    }
+
+
+def _count_is(status: str, next_state: str) -> State:
+    return {"Variable": f"$.batch.counts.{status}", "NumericGreaterThan": 0, "Next": next_state}
+
+
+def _batch_task(function: str, next_state: str, rate_limited: str) -> State:
+    """A batch step: given the batch and its counters, returns the batch. Per-agent conditions (a moved presence,
+    a held lease, a live interaction, a lost answer) are agent statuses, never errors, so nothing an agent went
+    through is lost with a caught error; only what stops the whole batch (429, a failure) is caught."""
+    return _task(
+        function,
+        next_state,
+        "$.batch",
+        [_catch([RATE_LIMITED], "$.rateLimited", rate_limited), _failure()],
+        _transient_retry(),
+        {"batch.$": "$.batch", "counters.$": "$.counters"},
+    )
+
+
+def batch_states() -> dict[str, State]:
+    """A batch of up to 50 agents, from ``PrepareBatch`` to ``Record``: the same named steps and loops as one
+    change, run by the same (batch-aware) functions."""
+    return {
+        "PrepareBatch": {
+            "Type": "Pass",
+            "Comment": "One Map item: a batch of up to 50 agents of one management unit, and the loop counters.",
+            "Parameters": {
+                "batch": {
+                    "bulkId.$": "$.bulkId",
+                    "batch.$": "$.item.batch",
+                    "executionStartTime.$": "$.executionStartTime",
+                    "request.$": "$.request",
+                    "unit.$": "$.item.unit",
+                    "userIds.$": "$.item.userIds",
+                },
+                "counters": dict.fromkeys(COUNTERS, 0),
+            },
+            "Next": "Validate",
         },
-        # ---- the shared Retry-After loop -----------------------------------------------------------------
-        "RateLimitBudgetLeft": _budget(
-            "rateLimitWaits",
-            "${RateLimitMaxWaits}",
-            OUTCOME_STATES["rate_limited"],
-            "CountRateLimitWait",
-            "429 (or our own empty rate budget): wait exactly Retry-After, then resume, at most N waits.",
-        ),
-        "CountRateLimitWait": _count("rateLimitWaits", "ReadRetryAfter"),
-        **_wait_seconds_from("$.rateLimited", "RetryAfter", {"name": "WaitRetryAfter", "next": "ResumeAfterRateLimit"}),
-        "ResumeAfterRateLimit": {
+        "Validate": _batch_task("ValidateFunction", "AnyToWrite", "ValidateRateLimited"),
+        "AnyToWrite": {
             "Type": "Choice",
             "Choices": [
-                {"Variable": "$.resumeAt", "StringEquals": resume, "Next": resume}
-                for resume in sorted(set(RATE_LIMIT_RESUME.values()))
+                _count_is("allowed", "LockedUpdate"),
+                _count_is("waiting", "LockedUpdate"),
+                _count_is("unconfirmed", "LockedUpdate"),
+                _count_is("skills", "SkillOverride"),
             ],
-            "Default": failed,
+            "Default": "Export",
         },
-    }
-    for task, resume in RATE_LIMIT_RESUME.items():
-        states[f"{task}RateLimited"] = {
+        "LockedUpdate": _batch_task("LockedUpdateFunction", "AfterLockedUpdate", "LockedUpdateRateLimited"),
+        "AfterLockedUpdate": {
+            "Type": "Choice",
+            "Choices": [
+                _count_is("unconfirmed", "UnconfirmedWriteBudgetLeft"),
+                _count_is("moved", "ConflictBudgetLeft"),
+                _count_is("waiting", "LeaseBudgetLeft"),
+                _count_is("skills", "SkillOverride"),
+            ],
+            "Default": "Export",
+        },
+        **_conflict_loop(),
+        **_lease_loop({"ReadLeaseWait": _wait_seconds("$.batch.waitSeconds", "ReadLeaseWait", "WaitForLease")}),
+        **_unconfirmed_write_loop(),
+        "SkillOverride": _batch_task("SkillOverrideFunction", "AfterSkillOverride", "SkillOverrideRateLimited"),
+        "AfterSkillOverride": {
+            "Type": "Choice",
+            "Comment": "A 429 part-way through the agents' skills pauses the batch: the same Retry-After wait.",
+            "Choices": [
+                {"Variable": "$.batch.pause.retryAfterSeconds", "NumericGreaterThan": 0, "Next": "SkillOverridePaused"}
+            ],
+            "Default": "Export",
+        },
+        "SkillOverridePaused": _wait_seconds(
+            "$.batch.pause.retryAfterSeconds", "SkillOverridePaused", "SkillOverrideResumes"
+        ),
+        "SkillOverrideResumes": {
             "Type": "Pass",
-            "Result": resume,
+            "Result": "SkillOverride",
             "ResultPath": "$.resumeAt",
             "Next": "RateLimitBudgetLeft",
-        }
-    for outcome, name in OUTCOME_STATES.items():
-        states[name] = {"Type": "Pass", "Result": outcome, "ResultPath": "$.outcome", "Next": "Record"}
-    states["Record"] = {
-        "Type": "Task",
-        "Comment": "Exactly one immutable audit record per change, EMF metrics, per-agent aggregates.",
-        "Resource": "${RecordFunctionArn}",
-        "ResultPath": "$.record",
-        "Retry": [
-            {
-                "ErrorEquals": ["States.ALL"],
-                "IntervalSeconds": "${TransientRetryIntervalSeconds}",
-                "MaxAttempts": 4,
-                "BackoffRate": 2,
-                "JitterStrategy": "FULL",
-            }
-        ],
-        "Catch": [_catch(["States.ALL"], "$.recordError", "KeepAuditRecord")],
-        "Next": "Finish",
+        },
+        "Export": {
+            **_batch_task("ExportFunction", OUTCOME_STATES["applied"], "unused"),
+            "Catch": [_catch(["States.ALL"], "$.exportError", OUTCOME_STATES["applied"])],
+        },
+        **_rate_limit_loop(RATE_LIMIT_RESUME),
+        # A batch's own outcome is for the agents a loop left unfinished; each agent's is in its status.
+        **_record("BatchDone", ("applied", "conflict", "rate_limited", "failed")),
+        "BatchDone": {
+            "Type": "Pass",
+            "Comment": "The item's output stays tiny: the agents' outcomes are in their audit records.",
+            "Parameters": {"batch.$": "$.batch.batch", "recorded.$": "$.record.recorded"},
+            "End": True,
+        },
+        "AuditDeferred": {
+            "Type": "Pass",
+            "Parameters": {"batch.$": "$.batch.batch", "auditDeferred": True},
+            "End": True,
+        },
     }
-    states["KeepAuditRecord"] = {
-        "Type": "Task",
-        "Comment": "The audit table refused the record after every retry: park the whole state on the fallback "
-        "queue, whose consumer (the Record function) writes it once DynamoDB answers again. No record is lost.",
-        "Resource": "arn:aws:states:::sqs:sendMessage",
-        "Parameters": {"QueueUrl": "${AuditFallbackQueueUrl}", "MessageBody.$": "$"},
-        "ResultPath": "$.auditFallback",
-        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2}],
-        "Next": "AuditDeferred",
-    }
-    return states
 
 
 def presence_change_definition() -> State:
@@ -397,47 +554,55 @@ def presence_change_definition() -> State:
 
 
 def bulk_change_definition() -> State:
-    item_states: dict[str, State] = {
-        **change_states(),
-        "Finish": {"Type": "Pass", "OutputPath": "$.record", "End": True},
-        "AuditDeferred": {
-            "Type": "Pass",
-            "Parameters": {"changeId.$": "$.changeId", "outcome.$": "$.outcome", "auditDeferred": True},
-            "End": True,
-        },
-    }
     return {
-        "Comment": "A bulk presence change: the per-agent workflow for every agent, with bounded concurrency.",
-        "StartAt": "ResolveAgents",
+        "Comment": "A bulk presence change at any size: the agents are planned into batches of up to 50 (an S3 "
+        "object), a Distributed Map runs each batch through the same named steps as one change, each batch "
+        "records its agents' outcomes, and the result is read from those records.",
+        "StartAt": "PlanBatches",
         "States": {
-            "ResolveAgents": {
+            "PlanBatches": {
                 "Type": "Task",
                 "Resource": "${ResolveAgentsFunctionArn}",
-                "Parameters": {"bulkId.$": "$$.Execution.Name", "request.$": "$"},
-                "ResultPath": "$.agents",
+                "Parameters": {
+                    "bulkId.$": "$$.Execution.Name",
+                    "startedAt.$": "$$.Execution.StartTime",
+                    "request.$": "$",
+                },
+                "ResultPath": "$.plan",
                 "Retry": _transient_retry(),
-                "Next": "ChangeEachAgent",
+                "Next": "ChangeEachBatch",
             },
-            "ChangeEachAgent": {
+            "ChangeEachBatch": {
                 "Type": "Map",
-                "ItemsPath": "$.agents.items",
-                "MaxConcurrency": "${BulkMaxConcurrency}",
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.key"},
+                },
                 "ItemSelector": {
-                    "changeId.$": "$$.Map.Item.Value.changeId",
-                    "request.$": "$$.Map.Item.Value.request",
+                    "bulkId.$": "$$.Execution.Name",
                     "executionStartTime.$": "$$.Execution.StartTime",
+                    "request.$": "$.plan.request",
+                    "item.$": "$$.Map.Item.Value",
                 },
+                "MaxConcurrency": "${BulkMaxConcurrency}",
                 "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Prepare",
-                    "States": item_states,
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "PrepareBatch",
+                    "States": batch_states(),
                 },
-                "ResultPath": "$.results",
+                "ResultPath": None,
+                "Catch": [_catch(["States.ALL"], "$.mapError", "Summarize")],
                 "Next": "Summarize",
             },
             "Summarize": {
-                "Type": "Pass",
-                "Parameters": {"bulkId.$": "$$.Execution.Name", "agents.$": "$.results"},
+                "Type": "Task",
+                "Comment": "The bulk's result, read from the batches' records: fails when an agent has none.",
+                "Resource": "${BulkSummaryFunctionArn}",
+                "Parameters": {"bulkId.$": "$$.Execution.Name"},
+                "ResultPath": "$.summary",
+                "Retry": _transient_retry(),
+                "OutputPath": "$.summary",
                 "End": True,
             },
         },

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from presence_manager.errors import GenesysNotFound, GenesysWriteUnconfirmed, PresenceDefinitionNotFound
+from presence_manager.errors import (
+    GenesysNotFound,
+    GenesysScheduleProcessing,
+    GenesysWriteUnconfirmed,
+    PresenceDefinitionNotFound,
+)
 from presence_manager.genesys.models import (
     AgentManagementUnitReference,
     BuAgentScheduleActivity,
@@ -14,9 +19,11 @@ from presence_manager.genesys.models import (
     BuAgentSchedulesSearchResponse,
     BusinessUnitActivityCode,
     EntityRef,
+    MutableUserPresence,
     OrganizationPresenceDefinition,
     PresenceDefinition,
     RoutingStatus,
+    UcUserPresence,
     UserPresence,
     UserRoutingSkill,
     UserRoutingSkillPost,
@@ -42,6 +49,7 @@ class FakeGenesys:
     edit_after_get: int = 0  # concurrent edits: the next N presence GETs are followed by a change
     lose_patch_answers: int = 0  # the next N PATCHes: the answer is lost (GenesysWriteUnconfirmed)
     patch_lands: bool = True  # ... and whether such a PATCH lands anyway
+    schedule_processing: bool = False  # schedule searches answer Processing
 
     def add_agent(self, user_id: str, presence: str = "Available", *, on_shift: bool = True) -> None:
         self.units.add(user_id)
@@ -77,6 +85,57 @@ class FakeGenesys:
             self.edit_after_get -= 1
             self._set(user_id, "Busy" if presence.presence_definition.system_presence != "Busy" else "Away", "clicked")
         return presence
+
+    def get_users_presences_bulk(self, user_ids: list[str]) -> list[UcUserPresence]:
+        assert len(user_ids) <= 50, "Genesys reads at most 50 presences at once"
+        self.calls.append("GET presences bulk")
+        found = []
+        for user_id in user_ids:
+            if user_id not in self.presences:
+                continue
+            presence = self.presences[user_id]
+            found.append(
+                UcUserPresence(
+                    id=user_id,
+                    presence_definition=presence.presence_definition,
+                    message=presence.message,
+                    modified_date=presence.modified_date,
+                )
+            )
+            if self.edit_after_get:
+                self.edit_after_get -= 1
+                current = presence.presence_definition.system_presence
+                self._set(user_id, "Busy" if current != "Busy" else "Away", "clicked")
+        return found
+
+    def put_users_presences_bulk(self, items: list[MutableUserPresence]) -> list[UserPresence]:
+        self.calls.append("PUT presences bulk")
+        if self.lose_patch_answers:
+            self.lose_patch_answers -= 1
+            if self.patch_lands:
+                for item in items:
+                    definition = next(d for d in DEFINITIONS if d.id == item.presence_definition.id)
+                    self._set(item.id, definition.system_presence, item.message)
+            raise GenesysWriteUnconfirmed("PUT timed out", retryAfterSeconds=60)
+        written = []
+        for item in items:
+            definition = next(d for d in DEFINITIONS if d.id == item.presence_definition.id)
+            written.append(
+                self._set(item.id, definition.system_presence, item.message).model_copy(update={"id": item.id})
+            )
+        return written
+
+    def get_users_routing_status(self, user_ids: list[str]) -> dict[str, str]:
+        self.calls.append("GET users routingStatus")
+        return {user_id: self.routing.get(user_id, "IDLE") for user_id in user_ids if user_id in self.presences}
+
+    def agent_directory(self) -> dict[str, AgentManagementUnitReference]:
+        self.calls.append("GET directory")
+        return {user_id: self.get_agent_management_unit(user_id) for user_id in sorted(self.units)}
+
+    def get_management_unit_users(self, management_unit_id: str) -> list[EntityRef]:
+        self.calls.append("GET managementunit users")
+        return [EntityRef(id=user_id) for user_id in sorted(self.units)]
 
     def patch_user_presence(self, user_id: str, definition_id: str, message: str | None) -> UserPresence:
         self.calls.append("PATCH presence")
@@ -116,6 +175,8 @@ class FakeGenesys:
         self, management_unit_id: str, start: datetime, end: datetime, user_ids: list[str]
     ) -> BuAgentSchedulesSearchResponse:
         self.calls.append("POST schedules search")
+        if self.schedule_processing:
+            raise GenesysScheduleProcessing("Processing", operationId="op-1")
         return BuAgentSchedulesSearchResponse(
             agent_schedules=[
                 BuAgentScheduleSearchResponse(user=EntityRef(id=u), shifts=self.shifts.get(u, [])) for u in user_ids

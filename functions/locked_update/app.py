@@ -1,4 +1,5 @@
-"""LockedUpdate step: under the agent's lease, compare ETags and PATCH presence + message."""
+"""LockedUpdate step: under the agent's lease, compare ETags, re-check routing status, write presence + message.
+Batch-aware: a batch is re-read and written with one bulk call each, under every agent's lease."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
 from presence_manager.observability import logger, tracer
+from presence_manager.workflow.batch import is_batch_step, locked_update_batch, parse_batch_step
 from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import parse_step_input
 
@@ -15,12 +17,20 @@ from presence_manager.workflow.models import parse_step_input
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = deps.settings()
+    if is_batch_step(event):
+        step = parse_batch_step(event)
+        logger.append_keys(bulkId=step.batch.bulk_id, batch=step.batch.batch)
+        batch = locked_update_batch(
+            step.batch, genesys=deps.genesys(), lease=deps.agent_lease(), settings=settings, now=deps.now()
+        )
+        logger.info("batch updated", extra={"counts": batch.counts})
+        return batch.to_json()
     state = parse_step_input(event)
     request = state.change_request()
     logger.append_keys(changeId=state.change_id, userId=request.user_id)
     if state.validation is None:
         raise ValueError("LockedUpdate runs after Validate")
-    settings = deps.settings()
     result = locked_update(
         state.change_id,
         request,

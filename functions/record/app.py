@@ -6,6 +6,7 @@ as an SQS message and is written once DynamoDB answers again (failed messages ar
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,13 +17,38 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from presence_manager import dependencies as deps
 from presence_manager.audit import AuditRecord
 from presence_manager.observability import logger, metrics, tracer
+from presence_manager.workflow.batch import batch_records, is_batch_step, parse_batch_step
 from presence_manager.workflow.models import parse_step_input
 from presence_manager.workflow.record import build_audit_record
 
 deferred = BatchProcessor(event_type=EventType.SQS)
 
 
+def record_batch(event: dict[str, Any]) -> dict[str, Any]:
+    """One audit record per agent of a batch, the bulk's counters for those newly written, their metrics."""
+    step = parse_batch_step(event)
+    settings, now = deps.settings(), deps.now()
+    logger.append_keys(bulkId=step.batch.bulk_id, batch=step.batch.batch)
+    records = batch_records(
+        step.batch,
+        step.counters,
+        step.outcome,
+        batch_failure=step.failure,
+        rate_limited=step.rate_limited,
+        build=lambda state: build_audit_record(state, retention_days=settings.audit_retention_days, now=now),
+    )
+    written = deps.audit_store().record_batch(records)
+    deps.bulk_store().add(step.batch.bulk_id, Counter(record.outcome for record in written))
+    for record in written:
+        publish_metrics(record)
+    outcomes = Counter(record.outcome for record in records)
+    logger.info("batch recorded", extra={"recorded": len(written), "outcomes": dict(outcomes)})
+    return {"batch": step.batch.batch, "recorded": len(records), "outcomes": dict(outcomes)}
+
+
 def record_change(event: dict[str, Any]) -> dict[str, Any]:
+    if is_batch_step(event):
+        return record_batch(event)
     state = parse_step_input(event)
     settings = deps.settings()
     record = build_audit_record(state, retention_days=settings.audit_retention_days, now=deps.now())

@@ -205,6 +205,9 @@ def cmd_status(api: ApiClient, args: argparse.Namespace) -> int:
     return _show_change(api.request("GET", f"/presence-changes/{args.change_id}"), args.json)
 
 
+BULK_TABLE_ROWS = 50
+
+
 def cmd_bulk(api: ApiClient, args: argparse.Namespace) -> int:
     body: dict[str, Any] = _change_fields(args)
     if args.users:
@@ -216,23 +219,42 @@ def cmd_bulk(api: ApiClient, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     interactive = not args.json and sys.stderr.isatty()
     while True:
-        state = api.request("GET", f"/bulk-changes/{bulk_id}")
+        state = api.request("GET", f"/bulk-changes/{bulk_id}", params={"limit": "1"})
+        total = state.get("total") or 0
         if not args.json:
-            line = f"\r{bulk_id} {state['status']:<9} {progress_bar(state['done'], state['total'])}"
+            line = f"\r{bulk_id} {state['status']:<9} {progress_bar(state['done'], total)}"
             print(line, end="" if interactive else "\n", file=sys.stderr, flush=True)
-        finished = state["status"] in TERMINAL_STATUSES and state["done"] == state["total"]
+        finished = state["status"] in TERMINAL_STATUSES and state["total"] is not None and state["done"] >= total
         if finished or state["status"] in {"FAILED", "TIMED_OUT", "ABORTED"} or time.monotonic() > deadline:
             break
         time.sleep(1.0)
     if interactive:
         print(file=sys.stderr)
+    state["agents"] = bulk_agents(api, bulk_id)
+    state.pop("nextToken", None)
     if args.json:
         print_json(state)
     else:
-        print_table(state["agents"], ["userId", "outcome", "latencyMs", "conflictRetries", "rateLimitWaits", "reason"])
+        shown = sorted(state["agents"], key=lambda a: a["outcome"] == "applied")[:BULK_TABLE_ROWS]
+        print_table(shown, ["userId", "outcome", "latencyMs", "conflictRetries", "rateLimitWaits", "reason"])
+        if len(state["agents"]) > len(shown):
+            print(f"… {len(state['agents']) - len(shown)} more agents (--json lists every one)")
         print(f"outcomes: {state['outcomes']}")
-    bad = state["status"] != "SUCCEEDED" or any(a["outcome"] in FAILED_OUTCOMES for a in state["agents"])
+    bad = state["status"] != "SUCCEEDED" or any(state["outcomes"].get(outcome) for outcome in FAILED_OUTCOMES)
     return EXIT_OUTCOME if bad else EXIT_OK
+
+
+def bulk_agents(api: ApiClient, bulk_id: str) -> list[dict[str, Any]]:
+    """Every agent of a bulk change with its outcome, page by page."""
+    agents: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        params = {"limit": "100", **({"nextToken": token} if token else {})}
+        page = api.request("GET", f"/bulk-changes/{bulk_id}", params=params)
+        agents.extend(page["agents"])
+        token = page.get("nextToken")
+        if not token:
+            return agents
 
 
 def cmd_presence(api: ApiClient, args: argparse.Namespace) -> int:
@@ -281,7 +303,7 @@ def cmd_metrics(api: ApiClient, args: argparse.Namespace) -> int:
 def cmd_sim(args: argparse.Namespace) -> int:
     from presence_manager_local.simulator.server import serve_forever
 
-    serve_forever(port=args.port, fixture=args.fixture, rate_limit=args.rate_limit)
+    serve_forever(port=args.port, fixture=args.fixture, rate_limit=args.rate_limit, agents=args.agents)
     return EXIT_OK
 
 
@@ -317,14 +339,33 @@ def _add_change_options(parser: argparse.ArgumentParser, *, presence_required: b
     parser.add_argument("--dry-run", action="store_true", help="validate only")
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """``--api``, ``--region`` and ``--json``: on the main parser with their defaults, and on every API command with
+    ``SUPPRESS`` defaults, so they work before or after the command (``presence-manager audit USER_ID --json``)
+    and one given before the command is not reset by the command's parser."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    api_default = os.environ.get("PRESENCE_MANAGER_API") or DEFAULT_API
+    parser.add_argument("--api", default=default(api_default), help=f"API base URL (default: {api_default})")
+    parser.add_argument(
+        "--region", default=default(None), help="AWS region for SigV4 signing (default: from the API URL)"
+    )
+    parser.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="presence-manager", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--api", default=os.environ.get("PRESENCE_MANAGER_API", DEFAULT_API), help="API base URL")
-    parser.add_argument("--region", help="AWS region for SigV4 signing (default: from the API URL)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_global_options(parser, defaults=True)
+    global_options = argparse.ArgumentParser(add_help=False)
+    _add_global_options(global_options, defaults=False)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    apply = sub.add_parser("apply", help="change one agent's presence (and skills), wait for the outcome")
+    def api_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, parents=[global_options])
+
+    apply = api_command("apply", "change one agent's presence (and skills), wait for the outcome")
     apply.add_argument("user_id")
     _add_change_options(apply, presence_required=False)
     apply.add_argument("--if-match", help="the ETag read with `presence`; the change fails if it moved on")
@@ -333,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--timeout", type=float, default=300)
     apply.set_defaults(func=cmd_apply)
 
-    bulk = sub.add_parser("bulk", help="change many agents, with a progress bar")
+    bulk = api_command("bulk", "change many agents, with a progress bar")
     population = bulk.add_mutually_exclusive_group(required=True)
     population.add_argument("--users", nargs="+", metavar="ID")
     population.add_argument("--management-unit", metavar="ID")
@@ -341,15 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--timeout", type=float, default=900)
     bulk.set_defaults(func=cmd_bulk)
 
-    status = sub.add_parser("status", help="a change's status and outcome")
+    status = api_command("status", "a change's status and outcome")
     status.add_argument("change_id")
     status.set_defaults(func=cmd_status)
 
-    presence = sub.add_parser("presence", help="an agent's live presence and its ETag")
+    presence = api_command("presence", "an agent's live presence and its ETag")
     presence.add_argument("user_id")
     presence.set_defaults(func=cmd_presence)
 
-    audit = sub.add_parser("audit", help="an agent's audit trail, newest first")
+    audit = api_command("audit", "an agent's audit trail, newest first")
     audit.add_argument("user_id")
     audit.add_argument("--from", dest="since", help="ISO-8601 instant")
     audit.add_argument("--to", dest="until", help="ISO-8601 instant")
@@ -357,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--all", action="store_true", help="follow nextToken to the end")
     audit.set_defaults(func=cmd_audit)
 
-    metrics = sub.add_parser("metrics", help="an agent's average latency, conflict rate and outcome counts")
+    metrics = api_command("metrics", "an agent's average latency, conflict rate and outcome counts")
     metrics.add_argument("user_id")
     metrics.set_defaults(func=cmd_metrics)
 
@@ -365,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8787)
     sim.add_argument("--fixture", help="org fixture JSON (default: the bundled org)")
     sim.add_argument("--rate-limit", type=int, default=300, help="requests per minute per token")
+    sim.add_argument(
+        "--agents",
+        type=int,
+        help="serve a generated org of N agents over several management and business units (default: the fixture)",
+    )
     sim.set_defaults(local=cmd_sim)
 
     up = sub.add_parser("up", help="run the whole stack locally (simulator, AWS emulation, API)")

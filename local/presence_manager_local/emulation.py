@@ -39,6 +39,7 @@ LOCAL_PARAMETERS = {
     "ConflictBackoffMaxSeconds": "2",
     "TransientRetryIntervalSeconds": "1",
     "BulkMaxConcurrency": "4",
+    "AmbiguousWriteSettleSeconds": "6",
 }
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -95,6 +96,9 @@ class ResolvedTemplate:
                 "Arn": pseudo.format(service="sqs", resource=name),
                 "QueueName": name,
             }
+        if kind == "AWS::S3::Bucket":
+            name = f"{STACK}-{logical}".lower()
+            return {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
         if kind == "AWS::IAM::Role":
             name = f"{STACK}-{logical}"
             return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
@@ -173,8 +177,22 @@ class ResolvedTemplate:
 # ---- in-process Lambda ---------------------------------------------------------------------------------------
 
 
+#: Lambda's own default when a function sets no Timeout (and the template's Globals none either).
+DEFAULT_TIMEOUT_SECONDS = 3
+TIMED_OUT = "Sandbox.Timedout"
+
+
+def function_timeout(template: ResolvedTemplate, logical: str) -> int:
+    """The function's ``Timeout`` from template.yaml: its own, else the Globals one, else Lambda's default."""
+    from cfnlint.decode import cfn_yaml
+
+    globals_function = (cfn_yaml.load(str(TEMPLATE)).get("Globals") or {}).get("Function") or {}
+    properties = template.resources[logical].get("Properties", {})
+    return int(template.resolve(properties.get("Timeout", globals_function.get("Timeout", DEFAULT_TIMEOUT_SECONDS))))
+
+
 class LambdaContext:
-    def __init__(self, function_name: str, timeout_seconds: int = 30) -> None:
+    def __init__(self, function_name: str, timeout_seconds: float = 30) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
@@ -237,7 +255,17 @@ class CapturedOutput(io.TextIOBase):
 
 class LambdaDispatcher:
     """Replaces moto's no-Docker Lambda ``invoke`` with a call of our handler, returning what the Python Lambda
-    runtime returns: the JSON result, or ``{"errorType", "errorMessage", "stackTrace"}`` with X-Amz-Function-Error."""
+    runtime returns: the JSON result, or ``{"errorType", "errorMessage", "stackTrace"}`` with X-Amz-Function-Error.
+
+    Each invocation runs under the function's configured ``Timeout`` (from template.yaml, as created in moto): the
+    handler runs in a worker thread, the context's remaining time counts down to the deadline, and past it the
+    answer is Lambda's for a timed-out invocation - ``Sandbox.Timedout``, "Task timed out after N.00 seconds" -
+    which Step Functions sees as the error ``Sandbox.Timedout``.
+
+    A Python thread cannot be killed: a timed-out handler keeps running in the background and its side effects
+    (a Genesys write, a DynamoDB update) may still happen after the caller was told it timed out. Lambda is no
+    different - the invocation's sandbox is frozen, not rolled back, and a request it had sent can still land -
+    so the workflow has to treat a timed-out step as a write that may or may not have happened."""
 
     def __init__(self, output: CapturedOutput) -> None:
         self.handlers: dict[str, Handler] = {}
@@ -252,7 +280,8 @@ class LambdaDispatcher:
         self._original = LambdaSimpleBackend.invoke
 
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):  # type: ignore[no-untyped-def]
-            return dispatcher.invoke(function_name.split(":")[-1], body, response_headers)
+            timeout = backend.get_function(function_name, qualifier).timeout  # the function's configuration
+            return dispatcher.invoke(function_name.split(":")[-1], body, response_headers, timeout_seconds=timeout)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
 
@@ -262,24 +291,43 @@ class LambdaDispatcher:
 
             LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
 
-    def invoke(self, function_name: str, body: Any, response_headers: dict[str, str]) -> bytes:
+    def invoke(
+        self,
+        function_name: str,
+        body: Any,
+        response_headers: dict[str, str],
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> bytes:
         event = json.loads(body) if body else {}
         started = time.perf_counter()
+        context = LambdaContext(function_name, timeout_seconds)
+        answer: dict[str, Any] = {}
+
+        def run() -> None:
+            with self._output.capturing():
+                try:
+                    answer["payload"] = json.dumps(self.handlers[function_name](event, context), default=str)
+                except BaseException as exc:  # what the runtime reports for any escape from the handler
+                    answer["error"] = exc
+
+        worker = threading.Thread(target=run, name=f"lambda:{function_name}:{context.aws_request_id}", daemon=True)
+        worker.start()
+        worker.join(timeout_seconds)
         error_type = None
-        with self._output.capturing():
-            try:
-                result = self.handlers[function_name](event, LambdaContext(function_name))
-                payload = json.dumps(result, default=str)
-            except Exception as exc:
-                error_type = type(exc).__name__
-                response_headers["x-amz-function-error"] = "Unhandled"
-                payload = json.dumps(
-                    {
-                        "errorType": error_type,
-                        "errorMessage": str(exc),
-                        "stackTrace": traceback.format_tb(exc.__traceback__),
-                    }
-                )
+        if worker.is_alive():  # left running: see the class docstring
+            error_type = TIMED_OUT
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = json.dumps(
+                {"errorType": TIMED_OUT, "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"}
+            )
+        elif "error" in answer:
+            exc = answer["error"]
+            error_type = type(exc).__name__
+            response_headers["x-amz-function-error"] = "Unhandled"
+            trace = traceback.format_tb(exc.__traceback__)
+            payload = json.dumps({"errorType": error_type, "errorMessage": str(exc), "stackTrace": trace})
+        else:
+            payload = answer["payload"]
         self.invocations.append(
             {"function": function_name, "ms": round((time.perf_counter() - started) * 1000, 1), "errorType": error_type}
         )
@@ -516,6 +564,10 @@ class LocalRuntime:
             if ttl:
                 dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=dict(ttl))
 
+        s3 = self.boto3_client("s3")
+        for logical in template.of_type("AWS::S3::Bucket"):
+            s3.create_bucket(Bucket=template.physical[logical]["Ref"])
+
         sqs = self.boto3_client("sqs")
         for logical in template.of_type("AWS::SQS::Queue"):
             sqs.create_queue(QueueName=template.physical[logical]["QueueName"])
@@ -542,7 +594,7 @@ class LocalRuntime:
                 Role=role_arn,
                 Handler=spec["Properties"]["Handler"],
                 Code={"ZipFile": b"local"},
-                Timeout=30,
+                Timeout=function_timeout(template, logical),  # the dispatcher enforces it on every invocation
             )
             self._dispatcher.handlers[name] = load_handler(
                 spec["Properties"]["CodeUri"], spec["Properties"]["Handler"], logical

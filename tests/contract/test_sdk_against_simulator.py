@@ -107,3 +107,94 @@ def test_given_the_sdk_then_it_reads_the_agents_wfm_unit_time_zone_and_schedule(
     schedule = answer.result.agent_schedules[0]
     assert schedule.user.id == agent["id"]
     assert any(s.start_date <= now < s.start_date + timedelta(minutes=s.length_minutes) for s in schedule.shifts)
+
+
+# ---- the batch endpoints, the asynchronous search and the download service, through the SDK's own calls -----------
+
+
+def test_given_the_sdk_then_it_reads_and_writes_presences_in_bulk_within_the_documented_limit(
+    api_client: sdk.ApiClient, simulator: Any
+) -> None:
+    presence_api = sdk.PresenceApi(api_client)
+    users = [u["id"] for u in simulator.state.snapshot()["users"] if u["schedulePattern"] == "off_shift"]
+    offline = next(d for d in presence_api.get_presence_definitions().entities if d.system_presence == "Offline")
+    updates = []
+    for user_id in users:
+        item = sdk.MutableUserPresence()
+        item.id = user_id
+        item.presence_definition = sdk.PresenceDefinition()
+        item.presence_definition.id = offline.id
+        item.message = "bulk from the SDK"
+        updates.append(item)
+    written = presence_api.put_users_presences_bulk(updates)
+    assert [p.id for p in written] == users
+    read = presence_api.get_users_presences_purecloud_bulk(id=users)
+    assert all(isinstance(p, sdk.UcUserPresence) for p in read)
+    assert {(p.user_id, p.message) for p in read} == {(u, "bulk from the SDK") for u in users}
+    with pytest.raises(ApiException) as raised:
+        presence_api.get_users_presences_purecloud_bulk(id=[f"00000000-0000-0000-0000-{i:012d}" for i in range(51)])
+    assert raised.value.status == 400
+
+
+def test_given_the_sdk_then_it_reads_routing_status_of_many_users_from_the_users_listing_and_adherence(
+    api_client: sdk.ApiClient, simulator: Any
+) -> None:
+    state = simulator.state.snapshot()
+    agents = state["managementUnits"][0]["userIds"][:12]
+    expected = {u["id"]: u["routingStatus"] for u in state["users"]}
+    listing = sdk.UsersApi(api_client).get_users(id=agents, expand=["routingStatus"], page_size=len(agents))
+    assert isinstance(listing, sdk.UserEntityListing)
+    assert {u.id: u.routing_status.status for u in listing.entities} == {a: expected[a] for a in agents}
+    adherence = sdk.WorkforceManagementApi(api_client).get_workforcemanagement_adherence(user_id=agents)
+    assert all(isinstance(a, sdk.UserScheduleAdherence) for a in adherence)
+    assert {a.user.id: a.routing_status for a in adherence} == {a: expected[a] for a in agents}
+    with pytest.raises(ApiException) as raised:
+        sdk.WorkforceManagementApi(api_client).get_workforcemanagement_adherence(
+            user_id=[f"00000000-0000-0000-0000-{i:012d}" for i in range(101)]
+        )
+    assert raised.value.status == 400
+
+
+def test_given_the_sdk_then_force_async_answers_processing_and_activity_codes_come_through_the_download_service(
+    api_client: sdk.ApiClient, agent: dict[str, Any]
+) -> None:
+    wfm = sdk.WorkforceManagementApi(api_client)
+    unit = wfm.get_workforcemanagement_agent_managementunit(agent["id"])
+    request = sdk.BuSearchAgentSchedulesRequest()
+    now = datetime.now(UTC)
+    request.start_date, request.end_date, request.user_ids = now, now + timedelta(hours=8), [agent["id"]]
+    answer = wfm.post_workforcemanagement_managementunit_agentschedules_search(
+        unit.management_unit.id, body=request, force_async=True
+    )
+    assert (answer.status, answer.result, answer.download_url) == ("Processing", None, None)
+    assert answer.operation_id
+    codes = wfm.get_workforcemanagement_businessunit_activitycodes(unit.business_unit.id, force_download_service=True)
+    assert isinstance(codes, sdk.BusinessUnitActivityCodeListing)
+    assert codes.entities == []
+    assert codes.download_url and "/__sim/downloads/" in codes.download_url
+
+
+def test_given_the_sdk_then_it_lists_the_management_units_and_their_agents_for_a_directory_of_the_org(
+    api_client: sdk.ApiClient, simulator: Any
+) -> None:
+    wfm = sdk.WorkforceManagementApi(api_client)
+    state = simulator.state.snapshot()
+    listing = wfm.get_workforcemanagement_managementunits()
+    assert isinstance(listing, sdk.ManagementUnitListing)
+    assert all(isinstance(u.business_unit, sdk.BusinessUnitReference) for u in listing.entities)
+    assert [(u.id, u.business_unit.id) for u in listing.entities] == [
+        (u["id"], u["businessUnitId"]) for u in state["managementUnits"]
+    ]
+    division = listing.entities[0].division.id
+    assert [u.id for u in wfm.get_workforcemanagement_managementunits(division_id=division).entities] == [
+        u.id for u in listing.entities
+    ]
+    deprecated = wfm.get_workforcemanagement_managementunits(page_size=1, page_number=2, expand="settings")
+    assert len(deprecated.entities) == len(listing.entities), "paging is not supported: every unit comes"
+    directory = {
+        user.id: unit.id
+        for unit in listing.entities
+        for user in wfm.get_workforcemanagement_managementunit_users(unit.id).entities
+    }
+    in_wfm = {u["id"]: u["managementUnitId"] for u in state["users"] if u["managementUnitId"]}
+    assert directory == in_wfm

@@ -18,6 +18,7 @@ from tests.aws_tables import mocked_aws_environment
 from tests.handlers import LambdaContextStub, load_handler
 
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
+SKILL = "9ec711b7-04f6-4bef-8606-eb41d825f78a"
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
 
 
@@ -84,9 +85,14 @@ def executions(api: dict[str, Any]) -> list[dict]:
         ({"userId": USER, "presence": "Available", "timeZone": "Mars/Olympus"}, "invalid_time_zone"),
         ({"userId": USER, "presence": "Nap time"}, "unknown_presence"),
         (
-            {"userId": USER, "presence": "Available", "skillOverrides": [{"skillId": "s", "proficiency": 9}]},
+            {"userId": USER, "presence": "Available", "skillOverrides": [{"skillId": SKILL, "proficiency": 9}]},
             "invalid_request",
         ),
+        ({"userId": USER, "presence": "Available", "force": "yes"}, "invalid_request"),
+        ({"userId": USER, "presence": "Available", "dryRun": 1}, "invalid_request"),
+        ({"userId": USER, "skillOverrides": [{"skillId": SKILL, "proficiency": "3"}]}, "invalid_request"),
+        ({"userId": USER, "skillOverrides": [{"skillId": "../../x/presences/purecloud"}]}, "invalid_request"),
+        ({"userId": USER, "presence": "Available", "message": "line\nbreak"}, "invalid_request"),
         ({"userId": USER, "presence": "Available", "colour": "red"}, "invalid_request"),
         ({"userId": USER, "presence": "Available", "requestedBy": "mallory"}, "invalid_request"),
     ],
@@ -145,6 +151,23 @@ def test_given_a_bulk_change_with_both_populations_then_400(api: dict[str, Any])
     status, answer = call("POST", "/bulk-changes", {"userIds": [USER], "managementUnitId": "mu", "presence": "Away"})
     assert status == 400
     assert answer["error"]["code"] == "invalid_request"
+
+
+def test_given_a_strictly_typed_change_then_the_execution_input_keeps_the_types(api: dict[str, Any]) -> None:
+    body = {
+        "userId": USER,
+        "presence": "Available",
+        "force": True,
+        "dryRun": True,
+        "skillOverrides": [{"skillId": SKILL, "proficiency": 3, "revertAfterMinutes": 60}],
+    }
+    status, answer = call("POST", "/presence-changes", body)
+    assert status == 202, answer
+    execution_input = json.loads(api["sfn"].describe_execution(executionArn=answer["executionArn"])["input"])
+    assert (execution_input["force"], execution_input["dryRun"]) == (True, True)
+    assert execution_input["skillOverrides"] == [
+        {"skillId": SKILL, "state": "active", "proficiency": 3.0, "revertAfterMinutes": 60}
+    ]
 
 
 def test_given_a_bad_user_id_in_a_path_then_400(api: dict[str, Any]) -> None:

@@ -790,6 +790,97 @@ def test_routing_status_of_no_users_asks_nothing(org: Org) -> None:
     assert org.requests == []
 
 
+# ---- the org's management units and the agent directory -------------------------------------------------------
+
+UNITS_PATH = "/api/v2/workforcemanagement/managementunits"
+OTHER_MU = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"
+OTHER_BU = "3a2b1c0d-9e8f-4a7b-8c6d-5e4f3a2b1c0d"
+
+
+def unit(mu: str, bu: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": mu, "name": f"unit {mu[:4]}", "selfUri": f"{UNITS_PATH}/{mu}"}
+    if bu is not None:
+        body["businessUnit"] = {"id": bu, "selfUri": f"/api/v2/workforcemanagement/businessunits/{bu}"}
+    return body
+
+
+def members(*ids: str) -> Answer:
+    return ok({"entities": [{"id": i, "selfUri": f"/api/v2/users/{i}"} for i in ids]})
+
+
+def test_management_units_are_one_cached_read_refreshed_after_the_definitions_ttl(org: Org) -> None:
+    listing = {"entities": [unit(MU, BU), unit(OTHER_MU, OTHER_BU)], "pageSize": 2}
+    org.on(UNITS_PATH, ok(listing), ok({"entities": [unit(MU, BU)]}))
+    clock = [0.0]
+    client = make_client(org, clock, GENESYS_DEFINITIONS_CACHE_SECONDS=300)
+    units = client.get_management_units()
+    assert [(u.id, u.business_unit.id if u.business_unit else None) for u in units] == [(MU, BU), (OTHER_MU, OTHER_BU)]
+    units.clear()
+    assert len(client.get_management_units()) == 2, "the cached list is not the caller's"
+    assert org.api_calls(UNITS_PATH) == 1
+    get = next(r for r in org.requests if r.url.path == UNITS_PATH)
+    assert (get.method, get.url.query) == ("GET", b""), "no deprecated paging parameters"
+    clock[0] = 301.0
+    assert [u.id for u in client.get_management_units()] == [MU]
+    assert org.api_calls(UNITS_PATH) == 2
+
+
+def test_the_agent_directory_is_one_read_per_unit_never_one_per_agent_and_is_cached(org: Org) -> None:
+    third = user_ids(3)[2]
+    org.on(UNITS_PATH, ok({"entities": [unit(MU, BU), unit(OTHER_MU, OTHER_BU)]}))
+    org.on(f"{UNITS_PATH}/{MU}/users", members(USER, third))
+    org.on(f"{UNITS_PATH}/{OTHER_MU}/users", members(OTHER_USER))
+    clock = [0.0]
+    client = make_client(org, clock, GENESYS_DEFINITIONS_CACHE_SECONDS=60)
+    directory = client.agent_directory()
+    assert {u: (r.management_unit.id, r.business_unit.id) for u, r in directory.items()} == {
+        USER: (MU, BU),
+        third: (MU, BU),
+        OTHER_USER: (OTHER_MU, OTHER_BU),
+    }
+    assert directory[USER].user is not None and directory[USER].user.id == USER
+    assert org.api_calls() == 3
+    directory.pop(USER)
+    clock[0] = 59.0
+    assert USER in client.agent_directory(), "the cached directory is not the caller's"
+    assert org.api_calls() == 3
+    assert not any("/agents/" in r.url.path for r in org.requests), "never one call per agent"
+
+
+def test_the_agent_directory_leaves_out_a_unit_without_business_unit_or_gone_and_keeps_an_agents_first_unit(
+    org: Org,
+) -> None:
+    gone, orphan = user_ids(2)
+    listing = [unit(MU, BU), unit(orphan, None), unit(gone, BU), unit(OTHER_MU, OTHER_BU)]
+    org.on(UNITS_PATH, ok({"entities": listing}))
+    org.on(f"{UNITS_PATH}/{MU}/users", members(USER))
+    org.on(f"{UNITS_PATH}/{gone}/users", status(404))
+    org.on(f"{UNITS_PATH}/{OTHER_MU}/users", members(USER, OTHER_USER))
+    directory = make_client(org).agent_directory()
+    assert {u: r.management_unit.id for u, r in directory.items()} == {USER: MU, OTHER_USER: OTHER_MU}
+    assert org.api_calls(f"{UNITS_PATH}/{orphan}/users") == 0
+    assert org.api_calls(f"{UNITS_PATH}/{gone}/users") == 1, "a 404 is not retried"
+
+
+def test_the_agent_directory_fails_on_other_errors_and_caches_nothing(org: Org) -> None:
+    org.on(UNITS_PATH, ok({"entities": [unit(MU, BU)]}))
+    org.on(f"{UNITS_PATH}/{MU}/users", status(403, {"message": "missing wfm:agent:view", "status": 403}))
+    client = make_client(org)
+    with pytest.raises(GenesysForbidden):
+        client.agent_directory()
+    org.on(f"{UNITS_PATH}/{MU}/users", members(USER))
+    assert list(client.agent_directory()) == [USER]
+    assert org.api_calls(UNITS_PATH) == 1, "the units stay cached"
+
+
+def test_a_management_unit_id_from_the_listing_goes_through_the_path_gate(org: Org) -> None:
+    org.on(UNITS_PATH, ok({"entities": [unit(f"../../users/{USER}", BU)]}))
+    with pytest.raises(InvalidRequest) as raised:
+        make_client(org).agent_directory()
+    assert raised.value.details["field"] == "managementUnitId"
+    assert [r.url.path for r in org.requests if r.url.path != "/oauth/token"] == [UNITS_PATH]
+
+
 # ---- settings -----------------------------------------------------------------------------------------------------
 
 

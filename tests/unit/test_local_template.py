@@ -10,7 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from presence_manager.timeutil import BusinessHours
-from presence_manager_local.emulation import ResolvedTemplate, business_hours_around_now
+from presence_manager_local.emulation import (
+    LOCAL_PARAMETERS,
+    TEMPLATE,
+    ResolvedTemplate,
+    business_hours_around_now,
+    function_timeout,
+)
 
 
 @pytest.mark.parametrize("hour", range(24))
@@ -32,3 +38,40 @@ def test_the_template_resolves_to_local_names_and_substitutes_the_state_machine(
     assert definition["States"]["RateLimitBudgetLeft"]["Choices"][0]["NumericGreaterThanEquals"] == 2
     routes = {(method, path) for method, path, _ in template.api_routes()}
     assert ("POST", "/presence-changes") in routes and ("GET", "/bulk-changes/{bulkId}") in routes
+
+
+def test_the_local_parameters_fill_every_placeholder_of_both_state_machines() -> None:
+    template = ResolvedTemplate.load(LOCAL_PARAMETERS)
+    for logical in template.of_type("AWS::Serverless::StateMachine"):
+        text = template.state_machine_definition(logical)
+        assert "${" not in text, logical
+        json.loads(text)
+    definition = json.loads(template.state_machine_definition("PresenceChangeStateMachine"))
+    assert definition["States"]["WaitForWriteToSettle"]["Seconds"] == 6
+    assert template.function_environment()["WRITE_SETTLE_SECONDS"] == "6"
+
+
+def test_every_function_gets_the_template_timeout_its_own_over_the_globals_one() -> None:
+    from cfnlint.decode import cfn_yaml
+
+    template = ResolvedTemplate.load(LOCAL_PARAMETERS)
+    default = cfn_yaml.load(str(TEMPLATE))["Globals"]["Function"]["Timeout"]
+    functions = template.of_type("AWS::Serverless::Function")
+    assert functions
+    for logical, spec in functions.items():
+        assert function_timeout(template, logical) == spec["Properties"].get("Timeout", default)
+    logical = next(iter(functions))
+    template.resources[logical] = {
+        **functions[logical],
+        "Properties": {**functions[logical]["Properties"], "Timeout": 7},
+    }
+    assert function_timeout(template, logical) == 7
+
+
+def test_the_new_hardening_resources_resolve_to_local_names() -> None:
+    """Dead-letter queue, log groups and managed policies are in the template; the local stack names them (and
+    creates the queues) without knowing their types."""
+    template = ResolvedTemplate.load(LOCAL_PARAMETERS)
+    assert template.physical["AuditFallbackDeadLetterQueue"]["QueueName"] == "gpm-local-AuditFallbackDeadLetterQueue"
+    assert set(template.of_type("AWS::SQS::Queue")) == {"AuditFallbackQueue", "AuditFallbackDeadLetterQueue"}
+    assert template.of_type("AWS::Logs::LogGroup") and template.of_type("AWS::IAM::ManagedPolicy")

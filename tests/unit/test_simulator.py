@@ -672,7 +672,9 @@ def test_given_a_latency_fault_when_called_then_the_answer_is_late_but_normal(si
     assert sim.http.get("/__sim/requests").json()["requests"][-1]["fault"] == "latency"
 
 
-def test_given_a_schedule_processing_fault_when_searching_then_processing_once_then_complete(sim: Sim) -> None:
+def test_given_a_schedule_processing_fault_when_searching_then_processing_and_another_search_completes(
+    sim: Sim,
+) -> None:
     sim.fault(kind="schedule_processing")
     users = sim.pattern("on_queue")[:2]
     processing = search_window(sim, userIds=users)
@@ -680,7 +682,7 @@ def test_given_a_schedule_processing_fault_when_searching_then_processing_once_t
     assert result.status == "Processing"
     assert result.result is None
     assert result.operation_id
-    assert search_window(sim, userIds=users).json()["status"] == "Complete"
+    assert search_window(sim, userIds=users[:1]).json()["status"] == "Complete"
 
 
 def test_given_a_concurrent_edit_fault_when_the_presence_is_read_then_it_changes_right_after(sim: Sim) -> None:
@@ -847,6 +849,13 @@ def test_given_every_main_endpoint_when_its_json_is_read_by_the_sdk_then_it_dese
             "list[UserPresence]",
         ),
         ("GET", "/api/v2/users/presences/purecloud/bulk", {"params": {"id": agent}}, "list[UcUserPresence]"),
+        (
+            "GET",
+            "/api/v2/users",
+            {"params": {"id": agent, "expand": "routingStatus,presence,skills"}},
+            "UserEntityListing",
+        ),
+        ("GET", "/api/v2/workforcemanagement/adherence", {"params": {"userId": agent}}, "list[UserScheduleAdherence]"),
         ("GET", f"/api/v2/users/{agent}/routingstatus", {}, "RoutingStatus"),
         ("GET", f"/api/v2/users/{agent}/routingskills", {}, "UserSkillEntityListing"),
         (
@@ -864,6 +873,7 @@ def test_given_every_main_endpoint_when_its_json_is_read_by_the_sdk_then_it_dese
             "BusinessUnitResponse",
         ),
         ("GET", f"/api/v2/workforcemanagement/businessunits/{bu}/activitycodes", {}, "BusinessUnitActivityCodeListing"),
+        ("GET", "/api/v2/workforcemanagement/managementunits", {}, "ManagementUnitListing"),
         ("GET", f"/api/v2/workforcemanagement/managementunits/{mu}/users", {}, "WfmUserEntityListing"),
         (
             "POST",

@@ -69,12 +69,12 @@ def test_given_a_definition_then_after_a_wait_a_write_is_validated_again_before_
     assert states["LockedUpdateRateLimited"]["Result"] == "Validate"
     assert states["WaitForWriteToSettle"]["Next"] == "LockedUpdate", "LockedUpdate re-reads and reconciles"
     assert states["WaitForLease"]["Next"] == "LockedUpdate", "LockedUpdate re-reads under the lease"
+    assert states["ConflictBackoff"]["Next"] == "Validate"
+
+
+def test_given_one_change_then_a_412_loops_back_to_validate_at_most_n_times() -> None:
+    states = states_of(load("presence_change.asl.json"))
     assert states["CountOwnWrite"]["Next"] == "Validate"
-
-
-@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
-def test_given_a_definition_then_a_412_loops_back_to_validate_at_most_n_times(name: str) -> None:
-    states = states_of(load(name))
     by_error = {tuple(c["ErrorEquals"]): (c["Next"], c["ResultPath"]) for c in states["LockedUpdate"]["Catch"]}
     assert by_error[("IfMatchFailed",)] == ("OutcomeConflict", "$.failure"), "a caller's ifMatch mismatch is final"
     assert by_error[("PreconditionFailed",)] == ("ConflictBudgetLeft", "$.conflict")
@@ -126,10 +126,50 @@ def test_given_every_outcome_then_it_goes_through_record_exactly_once() -> None:
     assert finish["Default"] == "Failed"
 
 
-def test_given_the_bulk_definition_then_agents_run_in_an_inline_map_with_bounded_concurrency() -> None:
+def test_given_the_bulk_definition_then_batches_run_in_a_distributed_map_read_from_s3() -> None:
     definition = load("bulk_change.asl.json")
-    change_each = definition["States"]["ChangeEachAgent"]
-    assert change_each["ItemProcessor"]["ProcessorConfig"]["Mode"] == "INLINE"
+    change_each = definition["States"]["ChangeEachBatch"]
+    assert change_each["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert change_each["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
     assert change_each["MaxConcurrency"] == 4
+    assert change_each["ResultPath"] is None, "the agents' outcomes are in DynamoDB, never in the state"
+    assert change_each["Next"] == "Summarize" and change_each["Catch"][0]["Next"] == "Summarize"
     inner = change_each["ItemProcessor"]["States"]
-    assert not [name for name, s in inner.items() if s["Type"] == "Fail"], "one agent's failure never fails the bulk"
+    assert not [name for name, s in inner.items() if s["Type"] == "Fail"], "a batch's failure is recorded"
+    steps = ("Validate", "LockedUpdate", "SkillOverride", "Export", "Record")
+    assert all(inner[step]["Type"] == "Task" for step in steps), "the same named steps as one change"
+    single = load("presence_change.asl.json")["States"]
+    assert [inner[s]["Resource"] for s in steps] == [single[s]["Resource"] for s in steps], "the same functions"
+    assert inner["BatchDone"]["Parameters"] == {"batch.$": "$.batch.batch", "recorded.$": "$.record.recorded"}
+    by_error = {tuple(c["ErrorEquals"]): c["Next"] for c in inner["LockedUpdate"]["Catch"]}
+    assert by_error == {("GenesysRateLimited",): "LockedUpdateRateLimited", ("States.ALL",): "OutcomeFailed"}
+    after = {c["Variable"]: c["Next"] for c in inner["AfterLockedUpdate"]["Choices"]}
+    assert after["$.batch.counts.moved"] == "ConflictBudgetLeft", "the agents whose presence moved re-validate"
+    assert after["$.batch.counts.unconfirmed"] == "UnconfirmedWriteBudgetLeft"
+    assert after["$.batch.counts.waiting"] == "LeaseBudgetLeft"
+
+
+def _reachable(definition: dict) -> tuple[set[str], set[str]]:
+    """(declared, reachable) state names of one states block (AWS refuses a definition with unreachable states)."""
+    states = definition["States"]
+    seen, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        state = states[name]
+        targets = [state.get("Next"), state.get("Default")]
+        targets += [c["Next"] for c in state.get("Choices", []) + state.get("Catch", [])]
+        todo.extend(t for t in targets if t)
+    return set(states), seen
+
+
+@pytest.mark.parametrize("name", ["presence_change.asl.json", "bulk_change.asl.json"])
+def test_given_a_definition_then_every_state_is_reachable_and_every_target_exists(name: str) -> None:
+    definition = load(name)
+    blocks = [definition] + [s["ItemProcessor"] for s in definition["States"].values() if s["Type"] == "Map"]
+    for block in blocks:
+        declared, reachable = _reachable(block)
+        assert reachable <= declared, f"transitions to undeclared states: {reachable - declared}"
+        assert declared == reachable, f"unreachable states: {declared - reachable}"

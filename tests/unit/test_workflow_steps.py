@@ -54,7 +54,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         yield {"lease": AgentLease(dynamodb, "agents"), "scheduler": boto3.client("scheduler")}
 
 
-def update(change_id: str, request: ChangeRequest, validation: Any, genesys: Any, aws: dict[str, Any], **kw: Any) -> Any:
+def update(
+    change_id: str, request: ChangeRequest, validation: Any, genesys: Any, aws: dict[str, Any], **kw: Any
+) -> Any:
     options: dict[str, Any] = {"lease_seconds": 30, "settle_seconds": 60, "enforce_live_interaction": True, **kw}
     return locked_update(change_id, request, validation, genesys=genesys, lease=aws["lease"], now=NOW, **options)
 
@@ -108,10 +110,14 @@ def test_given_a_stale_if_match_then_validate_fails_at_once(genesys: FakeGenesys
 def test_given_an_agent_on_a_live_interaction_then_not_taken_off_queue_unless_forced(genesys: FakeGenesys) -> None:
     genesys.add_agent(AGENT, "OnQueue")
     genesys.routing[AGENT] = "INTERACTING"
-    refused = validate_change(change(presence="Away"), genesys=genesys, settings=SETTINGS, now=NOW)
-    assert [v.code for v in refused.policy.violations] == ["live_interaction"]
+    refused = validate_change(change(presence="Away", dryRun=True), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert [v.code for v in refused.policy.violations] == ["live_interaction"], "a dry run says it would be refused"
     forced = validate_change(change(presence="Away", force=True), genesys=genesys, settings=SETTINGS, now=NOW)
     assert forced.allowed is True
+    assert "GET routingstatus" in genesys.calls
+    genesys.calls.clear()
+    validate_change(change(presence="Away"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert "GET routingstatus" not in genesys.calls, "LockedUpdate reads it right before the write instead"
 
 
 def test_given_an_unchanged_presence_then_locked_update_patches_and_returns_the_new_etag(
@@ -248,6 +254,28 @@ def test_given_another_change_of_ours_wrote_first_then_it_is_our_own_contention_
     with pytest.raises(PreconditionFailed) as external:
         update("chg-2", second, validation_second, genesys, aws)
     assert type(external.value) is PreconditionFailed
+
+
+def test_given_a_schedule_search_answered_processing_then_the_schedule_is_unknown_under_the_policy_mode(
+    genesys: FakeGenesys,
+) -> None:
+    genesys.schedule_processing = True
+    refused = validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert refused.allowed is False
+    assert [v.code for v in refused.policy.violations] == ["schedule_unknown"]
+    warned = validate_change(change(), genesys=genesys, settings=AppSettings(POLICY_MODE="warn"), now=NOW)
+    assert warned.allowed is True and [w.code for w in warned.policy.warnings] == ["schedule_unknown"]
+    offline = validate_change(change(presence="Offline"), genesys=genesys, settings=SETTINGS, now=NOW)
+    assert offline.allowed is True, "Offline needs no schedule"
+    assert genesys.calls.count("POST schedules search") == 3, "Processing is never cached, never re-POSTed"
+
+
+def test_given_warm_caches_then_validating_the_same_agent_again_costs_one_genesys_call(genesys: FakeGenesys) -> None:
+    validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW)
+    genesys.calls.clear()
+    validate_change(change(message="again"), genesys=genesys, settings=SETTINGS, now=NOW)
+    uncached = [call for call in genesys.calls if call != "GET managementunit"]  # the client caches the unit
+    assert uncached == ["GET presence"], "the schedule search is reused within the hour"
 
 
 def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:

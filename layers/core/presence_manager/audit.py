@@ -66,6 +66,7 @@ class AuditRecord(BaseModel):
     export_status: Literal["published", "failed", "skipped"] = "skipped"
     export_error: dict[str, Any] | None = None
     export_event_id: str | None = None
+    bulk_id: str | None = Field(default=None, description="the bulk change this agent's change was part of")
     started_at: str
     recorded_at: str
     expires_at: int
@@ -146,8 +147,46 @@ class AuditStore:
     def record(self, record: AuditRecord) -> tuple[AuditRecord, bool]:
         """Write the record and bump the agent's aggregates atomically. Returns (record, newly_written);
         a record that already exists (a retried Record step) is returned as stored and nothing is counted."""
-        item = _to_dynamo(record.to_json())
-        counters = {
+        try:
+            self._client.transact_write_items(
+                TransactItems=[{"Put": self._conditional_put(record)}, {"Update": self._aggregates_update(record)}]
+            )
+        except self._client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                existing = self.get(record.user_id, record.sk)
+                if existing is not None:
+                    return existing, False
+            raise
+        return record, True
+
+    def record_batch(self, records: list[AuditRecord]) -> list[AuditRecord]:
+        """A batch's records, each written once (conditional put), then its agent's aggregates. Returns those newly
+        written. No transaction per agent: a batch is 50 agents, and per-item writes scale in DynamoDB and in the
+        local emulation alike. The aggregates are bumped only after their record is written (a crash in between
+        leaves the record without its counts, never counts without a record)."""
+        written = []
+        for record in records:
+            try:
+                self._client.put_item(**self._conditional_put(record))
+            except self._client.exceptions.ConditionalCheckFailedException:
+                continue
+            self._client.update_item(**self._aggregates_update(record))
+            written.append(record)
+        return written
+
+    def _conditional_put(self, record: AuditRecord) -> dict[str, Any]:
+        item = record.to_json()
+        if record.bulk_id:
+            item["bulkOutcome"] = f"{record.outcome}#{record.user_id}"
+        return {
+            "TableName": self._audit_table_name,
+            "Item": _to_dynamo(item),
+            "ConditionExpression": "attribute_not_exists(sk)",
+        }
+
+    def _aggregates_update(self, record: AuditRecord) -> dict[str, Any]:
+        names = {
             "#total": "totalChanges",
             "#outcome": f"outcome_{record.outcome}",
             "#conflicts": "conflictRetries",
@@ -166,42 +205,20 @@ class AuditStore:
         }
         update = "ADD #total :one, #outcome :one, #conflicts :conflicts, #waits :waits, #leaseWaits :leaseWaits"
         if record.attempted_update:
-            counters["#updates"] = "totalUpdates"
+            names["#updates"] = "totalUpdates"
             update += ", #updates :one"
-        if record.outcome == "applied":
-            counters["#latency"] = "appliedLatencyMsTotal"
+        if record.outcome == APPLIED:
+            names["#latency"] = "appliedLatencyMsTotal"
             values[":latency"] = record.latency_ms
             update += ", #latency :latency"
         update += " SET #last = :last, #lastOutcome = :lastOutcome"
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._audit_table_name,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._agent_table_name,
-                            "Key": {"pk": f"{AGENT_KEY_PREFIX}{record.user_id}"},
-                            "UpdateExpression": update,
-                            "ExpressionAttributeNames": counters,
-                            "ExpressionAttributeValues": _to_dynamo(values),
-                        }
-                    },
-                ]
-            )
-        except self._client.exceptions.TransactionCanceledException as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                existing = self.get(record.user_id, record.sk)
-                if existing is not None:
-                    return existing, False
-            raise
-        return record, True
+        return {
+            "TableName": self._agent_table_name,
+            "Key": {"pk": f"{AGENT_KEY_PREFIX}{record.user_id}"},
+            "UpdateExpression": update,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": _to_dynamo(values),
+        }
 
     def get(self, user_id: str, sk: str) -> AuditRecord | None:
         item = self._audit.get_item(Key={"userId": user_id, "sk": sk}, ConsistentRead=True).get("Item")

@@ -25,6 +25,7 @@ class AppSettings(BaseSettings):
     audit_retention_days: int = Field(default=400, ge=1, validation_alias="AUDIT_RETENTION_DAYS")
     lease_seconds: int = Field(default=30, ge=1, le=900, validation_alias="LEASE_SECONDS")
     write_settle_seconds: int = Field(default=60, ge=1, le=600, validation_alias="WRITE_SETTLE_SECONDS")
+    bulk_bucket_name: str = Field(default="presence-bulk", validation_alias="BULK_BUCKET_NAME")
     scheduler_group_name: str = Field(default="default", validation_alias="SCHEDULER_GROUP_NAME")
     scheduler_role_arn: str | None = Field(default=None, validation_alias="SCHEDULER_ROLE_ARN")
     revert_target_arn: str | None = Field(default=None, validation_alias="REVERT_TARGET_ARN")

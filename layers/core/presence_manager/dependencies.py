@@ -10,6 +10,7 @@ from presence_manager.config import AppSettings, app_settings
 
 if TYPE_CHECKING:
     from presence_manager.audit import AuditStore
+    from presence_manager.bulk_progress import BulkStore
     from presence_manager.genesys.client import GenesysClient
     from presence_manager.lease import AgentLease
 
@@ -53,3 +54,10 @@ def agent_lease() -> AgentLease:
     from presence_manager.lease import AgentLease
 
     return AgentLease(dynamodb(), settings().agent_table_name)
+
+
+def bulk_store() -> BulkStore:
+    from presence_manager.bulk_progress import BulkStore
+
+    config = settings()
+    return BulkStore(dynamodb(), config.audit_table_name, config.agent_table_name)

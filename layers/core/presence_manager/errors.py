@@ -160,3 +160,9 @@ class ExportFailed(PresenceManagerError):
     """EventBridge PutEvents reported FailedEntryCount > 0; the state machine retries."""
 
     code = "export_failed"
+
+
+class BulkIncomplete(PresenceManagerError):
+    """A bulk change ended with agents that have no audit record (a batch failed before recording)."""
+
+    code = "bulk_incomplete"

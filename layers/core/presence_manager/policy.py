@@ -3,6 +3,9 @@
 Rules (each a small function returning a ``Violation`` or None; codes are machine-readable):
 
 - ``outside_business_hours`` - any presence but Offline needs ``now`` within business hours on the agent's clock.
+- ``schedule_unknown`` - any presence but Offline needs the agent's schedule to be known: a schedule search that
+  Genesys answered ``Processing`` delivers its result only through a notification topic, so for this change the
+  schedule is unknown (``enforce`` rejects with this reason, ``warn`` applies with it as a warning).
 - ``no_active_shift`` - any presence but Offline needs an active WFM shift. No schedule at all (no management
   unit), no covering shift, a full-day time off, or a covering activity of category ``TimeOff`` all fail it.
 - ``activity_mismatch`` - on shift, when the covering activity's code lists ``secondaryPresences``, the requested
@@ -45,7 +48,9 @@ __all__ = [
     "check_activity",
     "check_business_hours",
     "check_live_interaction",
+    "check_schedule_known",
     "evaluate",
+    "takes_live_agent_off_queue",
 ]
 
 PolicyMode = Literal["enforce", "warn", "off"]
@@ -54,6 +59,7 @@ OUTSIDE_BUSINESS_HOURS = "outside_business_hours"
 NO_ACTIVE_SHIFT = "no_active_shift"
 ACTIVITY_MISMATCH = "activity_mismatch"
 LIVE_INTERACTION = "live_interaction"
+SCHEDULE_UNKNOWN = "schedule_unknown"
 LIVE_INTERACTION_FORCED = "live_interaction_forced"
 
 OFFLINE = "Offline"
@@ -83,6 +89,7 @@ class PolicyInput(_PolicyModel):
     current_system_presence: str = Field(description='normalised: "OnQueue", not "On Queue"')
     routing_status: str = "OFF_QUEUE"
     scheduled: ScheduledState | None = Field(default=None, description="None: the agent has no WFM schedule")
+    schedule_unknown: bool = Field(default=False, description="the schedule search did not complete (Processing)")
     activity_code: BusinessUnitActivityCode | None = Field(default=None, description="code of scheduled.activity")
     business_hours: BusinessHours
     zone: ZoneInfo
@@ -163,9 +170,23 @@ def check_business_hours(policy_input: PolicyInput) -> Violation | None:
     )
 
 
+def check_schedule_known(policy_input: PolicyInput) -> Violation | None:
+    """``schedule_unknown``: any presence but Offline needs a schedule search that completed."""
+    if policy_input.requested_is_offline or not policy_input.schedule_unknown:
+        return None
+    return Violation(
+        code=SCHEDULE_UNKNOWN,
+        message=(
+            "Genesys answered the schedule search with Processing (its result only comes through a notification "
+            f"topic), so the agent's schedule is unknown; {_presence_label(policy_input.requested)} needs a known "
+            "active shift."
+        ),
+    )
+
+
 def check_active_shift(policy_input: PolicyInput) -> Violation | None:
     """``no_active_shift``: any presence but Offline needs an active shift (full-day or scheduled time off is off)."""
-    if policy_input.requested_is_offline:
+    if policy_input.requested_is_offline or policy_input.schedule_unknown:
         return None
     zone, now, scheduled = policy_input.zone, policy_input.now, policy_input.scheduled
     at = f"at {_clock(now, zone)} in {_zone_name(zone)}"
@@ -250,6 +271,7 @@ def check_live_interaction(policy_input: PolicyInput) -> Violation | None:
 
 RULES: tuple[Callable[[PolicyInput], Violation | None], ...] = (
     check_business_hours,
+    check_schedule_known,
     check_active_shift,
     check_activity,
     check_live_interaction,

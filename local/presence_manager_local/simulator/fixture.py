@@ -57,6 +57,9 @@ class OAuthClient(FixtureModel):
 
 class Settings(FixtureModel):
     schedule_inline_max_users: int = Field(default=10, ge=0)
+    #: above this many activity codes the listing comes back as a ``downloadUrl`` with empty ``entities``
+    #: (``None``: always inline)
+    activity_codes_inline_max: int | None = Field(default=None, ge=0)
 
 
 class PresenceDefinitionSpec(FixtureModel):
@@ -190,10 +193,15 @@ class Fixture(FixtureModel):
                 return unit
         raise ValueError(f"no business unit holds management unit {management_unit_id}")
 
+    def units_by_management_unit(self) -> dict[str, tuple[ManagementUnitSpec, BusinessUnitSpec]]:
+        """Management unit id → (the management unit, its business unit)."""
+        return {mu.id: (mu, unit) for unit in self.business_units for mu in unit.management_units}
+
     def check(self) -> Fixture:
         """Cross-references: patterns, management units, skills and activity codes must exist."""
         definition_ids = {d.id for d in self.presence_definitions}
         skill_ids = {s.id for s in self.skills}
+        management_units = self.units_by_management_unit()
         for unit in self.business_units:
             for code in unit.activity_codes:
                 missing = set(code.secondary_presences) - definition_ids
@@ -202,8 +210,8 @@ class Fixture(FixtureModel):
         for user in self.users:
             if user.schedule_pattern not in self.schedule_patterns:
                 raise ValueError(f"user {user.id} has unknown schedule pattern {user.schedule_pattern}")
-            if user.management_unit_id is not None:
-                self.business_unit_of(user.management_unit_id)
+            if user.management_unit_id is not None and user.management_unit_id not in management_units:
+                raise ValueError(f"no business unit holds management unit {user.management_unit_id}")
             for skill in user.skills:
                 if skill.id not in skill_ids:
                     raise ValueError(f"user {user.id} has unknown skill {skill.id}")
@@ -292,6 +300,23 @@ def floor_instant(instant: datetime, step: timedelta = ANCHOR_GRANULARITY) -> da
 
 def generate_schedule(pattern: SchedulePattern, unit: BusinessUnitSpec, user_id: str, now: datetime) -> AgentSchedule:
     """The schedule ``pattern`` gives ``user_id`` around ``now`` (pure)."""
+    return personalize(pattern_schedule(pattern, unit, now), user_id)
+
+
+def shift_id(user_id: str, start: datetime) -> str:
+    return str(uuid.uuid5(SHIFT_ID_NAMESPACE, f"{user_id}/{start.isoformat()}"))
+
+
+def personalize(template: AgentSchedule, user_id: str) -> AgentSchedule:
+    """``template`` (from :func:`pattern_schedule`) as ``user_id``'s own schedule: only the shift ids differ between
+    agents of the same pattern and business unit; activities and time off markers are shared (immutable)."""
+    shifts = tuple(Shift(shift_id(user_id, s.start), s.start, s.length_minutes, s.activities) for s in template.shifts)
+    return AgentSchedule(shifts, template.time_off, template.zone)
+
+
+def pattern_schedule(pattern: SchedulePattern, unit: BusinessUnitSpec, now: datetime) -> AgentSchedule:
+    """The schedule ``pattern`` gives any agent of ``unit`` around ``now``, shift ids left empty (pure): build it once
+    per pattern and business unit, then :func:`personalize` it per agent."""
     zone = unit.zone
     anchor_now = floor_instant(now)
     today = now.astimezone(zone).date()
@@ -316,8 +341,7 @@ def generate_schedule(pattern: SchedulePattern, unit: BusinessUnitSpec, user_id:
                         paid=code.counts_as_paid_time,
                     )
                 )
-            shift_id = str(uuid.uuid5(SHIFT_ID_NAMESPACE, f"{user_id}/{start.isoformat()}"))
-            shifts.append(Shift(shift_id, start, spec.length_minutes, tuple(activities)))
+            shifts.append(Shift("", start, spec.length_minutes, tuple(activities)))
     markers: list[TimeOffMarker] = []
     for spec in pattern.time_off:
         code = unit.code(spec.activity_code_id) if spec.activity_code_id else unit.default_code(spec.category)

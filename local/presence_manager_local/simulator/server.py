@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 CORRELATION_HEADER = "ININ-Correlation-Id"
 TOKEN_PATH = "/oauth/token"
 DOWNLOADS_PREFIX = "/__sim/downloads/"
+#: Genesys's documented limit on request bodies; a larger one is answered 413
+MAX_BODY_BYTES = 512_000
 
 # (SDK resource_path, methods, endpoint)
 API_ROUTES: list[tuple[str, list[str], str]] = [
@@ -42,6 +44,7 @@ API_ROUTES: list[tuple[str, list[str], str]] = [
     ("/__sim/downloads/{downloadId}", ["GET"], "download"),
     ("/api/v2/presence/definitions", ["GET"], "definitions"),
     ("/api/v2/presence/definitions/{definitionId}", ["GET"], "definition"),
+    ("/api/v2/users", ["GET"], "users"),
     ("/api/v2/users/presences/bulk", ["PUT"], "presences_bulk_put"),
     ("/api/v2/users/presences/purecloud/bulk", ["GET"], "presences_bulk_get"),
     ("/api/v2/users/{userId}/presences/purecloud", ["GET", "PATCH"], "presence"),
@@ -49,9 +52,11 @@ API_ROUTES: list[tuple[str, list[str], str]] = [
     ("/api/v2/users/{userId}/routingskills", ["GET"], "skills"),
     ("/api/v2/users/{userId}/routingskills/bulk", ["PATCH"], "skills_bulk"),
     ("/api/v2/users/{userId}/routingskills/{skillId}", ["PUT", "DELETE"], "skill"),
+    ("/api/v2/workforcemanagement/adherence", ["GET"], "adherence"),
     ("/api/v2/workforcemanagement/agents/{agentId}/managementunit", ["GET"], "agent_management_unit"),
     ("/api/v2/workforcemanagement/businessunits/{businessUnitId}", ["GET"], "business_unit"),
     ("/api/v2/workforcemanagement/businessunits/{businessUnitId}/activitycodes", ["GET"], "activity_codes"),
+    ("/api/v2/workforcemanagement/managementunits", ["GET"], "management_units"),
     (
         "/api/v2/workforcemanagement/managementunits/{managementUnitId}/agentschedules/search",
         ["POST"],
@@ -61,7 +66,7 @@ API_ROUTES: list[tuple[str, list[str], str]] = [
 ]
 
 ADMIN_ENDPOINTS: list[tuple[str, str, str]] = [
-    ("GET", "/__sim/state", "the org as it is now (users, presences, routing status, skills, schedule patterns)"),
+    ("GET", "/__sim/state", "the org now: users, presences, routing status, skills, patterns (?users=false: no users)"),
     ("GET", "/__sim/users/{userId}", "one user as in /__sim/state"),
     ("POST", "/__sim/users/{userId}/routingstatus", 'set a routing status, e.g. {"status": "INTERACTING"}'),
     ("POST", "/__sim/users/{userId}/presence", 'the agent changes presence: {"presence": "Away", "message": "…"}'),
@@ -69,7 +74,7 @@ ADMIN_ENDPOINTS: list[tuple[str, str, str]] = [
     ("GET", "/__sim/faults", "active faults"),
     ("DELETE", "/__sim/faults", "clear all faults (DELETE /__sim/faults/{faultId} for one)"),
     ("GET", "/__sim/requests", "log of API and token requests (?since=<index>)"),
-    ("POST", "/__sim/reset", "reload the fixture, regenerate schedules around now, clear faults/log/tokens/rates"),
+    ("POST", "/__sim/reset", 'reload the org, rebuild schedules around now, clear faults/log/tokens ({"agents": N})'),
     ("GET", "/__sim/config", "server settings (PATCH to change rateLimitPerMinute, scheduleInlineMaxUsers, …)"),
     ("POST", "/__sim/tokens/expire", "expire every issued token (the next API call answers 401)"),
 ]
@@ -139,6 +144,25 @@ def _bool_param(request: Request, name: str) -> bool:
     return (request.args.get(name) or "").strip().lower() == "true"
 
 
+def _body_user_ids(request: Request, endpoint: str) -> list[str]:
+    """The user ids a bulk request names (for faults with a ``userId``); a body that does not parse names none."""
+    if endpoint == "presences_bulk_get" or endpoint == "users":
+        return _list_param(request, "id")
+    if endpoint == "adherence":
+        return _list_param(request, "userId")
+    if endpoint not in ("presences_bulk_put", "schedule_search"):
+        return []
+    try:
+        body = json.loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return []
+    if endpoint == "presences_bulk_put" and isinstance(body, list):
+        return [item["id"] for item in body if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    if endpoint == "schedule_search" and isinstance(body, dict) and isinstance(body.get("userIds"), list):
+        return [i for i in body["userIds"] if isinstance(i, str)]
+    return []
+
+
 class SimulatorApp:
     """The WSGI application over a :class:`SimulatorState`."""
 
@@ -166,8 +190,11 @@ class SimulatorApp:
         template: str | None = None
         params: dict[str, str] = {}
         user_id: str | None = None
-        fault_kind: str | None = None
+        user_ids: list[str] = []
+        faults_applied: list[str] = []
         edit_fault = None
+        after_fault = None
+        processed_status: int | None = None
         try:
             try:
                 (endpoint, template), params = URL_MAP.bind_to_environ(request.environ).match(path, method=method)
@@ -175,17 +202,27 @@ class SimulatorApp:
                 raise SimError(404, "not.found", f"HTTP 404 Not Found: {path}") from exc
             except MethodNotAllowed as exc:
                 raise SimError(405, "method.not.allowed", f"HTTP 405 Method Not Allowed: {method} {path}") from exc
+            if len(request.get_data(cache=True)) > MAX_BODY_BYTES:
+                raise SimError(
+                    413,
+                    "request.entity.too.large",
+                    f"The request body exceeds the maximum of {MAX_BODY_BYTES} bytes",
+                )
             user_id = params.get("userId") or params.get("agentId")
-            latency = state.faults.take(("latency",), method, path, user_id)
+            user_ids = _body_user_ids(request, endpoint)
+            latency = state.faults.take(("latency",), method, path, user_id, user_ids)
             if latency is not None:
-                fault_kind = "latency"
+                faults_applied.append("latency")
                 self.sleep(latency.delay_ms / 1000)
-            failure = state.faults.take(("rate_limit", "server_error"), method, path, user_id)
+            failure = state.faults.take(("rate_limit", "server_error"), method, path, user_id, user_ids)
             if failure is not None:
-                fault_kind = failure.kind
+                faults_applied.append(failure.kind)
                 if failure.kind == "rate_limit":
                     raise rate_limited(failure.retry_after)
                 raise server_error(failure.status)
+            after_fault = state.faults.take(("server_error_after",), method, path, user_id, user_ids)
+            if after_fault is not None:
+                faults_applied.append("server_error_after")
             if endpoint == "token":
                 response = self._token(request)
             elif endpoint == "download":
@@ -193,14 +230,16 @@ class SimulatorApp:
             else:
                 token = state.authenticate(request.headers.get("Authorization"))
                 state.admit(token)
-                processing = False
-                if endpoint == "schedule_search":
-                    if state.faults.take(("schedule_processing",), method, path, user_id) is not None:
-                        fault_kind, processing = "schedule_processing", True
-                    processing = processing or _bool_param(request, "forceAsync")
-                response = self._dispatch(endpoint, request, params, processing=processing)
+
+                def processing_fault(search_user_ids: frozenset[str]) -> bool:
+                    fault = state.faults.take(("schedule_processing",), method, path, user_id, search_user_ids)
+                    if fault is not None:
+                        faults_applied.append("schedule_processing")
+                    return fault is not None
+
+                response = self._dispatch(endpoint, request, params, processing_fault=processing_fault)
                 if method == "GET" and response.status_code == 200:
-                    edit_fault = state.faults.take(("concurrent_edit",), method, path, user_id)
+                    edit_fault = state.faults.take(("concurrent_edit",), method, path, user_id, user_ids)
         except SimError as error:
             response = _json_response(error.body(correlation_id), error.status, error.headers)
         except OAuthError as error:
@@ -209,6 +248,10 @@ class SimulatorApp:
             logger.error("simulator error on %s %s\n%s", method, path, traceback.format_exc())
             error = server_error(500)
             response = _json_response(error.body(correlation_id), 500)
+        if after_fault is not None:
+            processed_status = response.status_code
+            error = server_error(after_fault.status)
+            response = _json_response(error.body(correlation_id), error.status)
         entry: dict[str, Any] = {
             "time": iso_ms(started),
             "method": method,
@@ -220,16 +263,28 @@ class SimulatorApp:
         }
         if user_id:
             entry["userId"] = user_id
-        if fault_kind:
-            entry["fault"] = fault_kind
+        if user_ids:
+            entry["userCount"] = len(user_ids)
+        if faults_applied:
+            entry["fault"] = faults_applied[-1]
+            if len(faults_applied) > 1:
+                entry["faults"] = faults_applied
+        if processed_status is not None:
+            entry["processedStatus"] = processed_status
         state.log_request(entry)
-        edited_user = (edit_fault.user_id or user_id) if edit_fault is not None else None
-        if edit_fault is not None and edited_user:
-            try:
-                state.agent_sets_presence(edited_user, edit_fault.presence)
-            except (SimError, KeyError):
-                logger.warning("concurrent_edit fault %s could not change user %s", edit_fault.id, edited_user)
+        if edit_fault is not None:
+            self._concurrent_edit(edit_fault, user_id, user_ids)
         return response
+
+    def _concurrent_edit(self, fault: Any, user_id: str | None, user_ids: list[str]) -> None:
+        """The agent changes presence right after we served the read (``concurrent_edit``)."""
+        edited = fault.user_id or user_id or next((u for u in user_ids if u in self.state.users), None)
+        if not edited:
+            return
+        try:
+            self.state.agent_sets_presence(edited, fault.presence)
+        except (SimError, KeyError):
+            logger.warning("concurrent_edit fault %s could not change user %s", fault.id, edited)
 
     def _token(self, request: Request) -> Response:
         form = {key: request.form.get(key, "") for key in ("grant_type", "client_id", "client_secret")}
@@ -237,7 +292,12 @@ class SimulatorApp:
         return _json_response(body)
 
     def _dispatch(
-        self, endpoint: str, request: Request, params: dict[str, str], *, processing: bool = False
+        self,
+        endpoint: str,
+        request: Request,
+        params: dict[str, str],
+        *,
+        processing_fault: Callable[[frozenset[str]], bool] | None = None,
     ) -> Response:
         state = self.state
         method = request.method.upper()
@@ -249,6 +309,19 @@ class SimulatorApp:
             return _json_response(state.put_presences_bulk(_parse_json(request)))
         if endpoint == "presences_bulk_get":
             return _json_response(state.get_presences_bulk(_list_param(request, "id")))
+        if endpoint == "users":
+            return _json_response(
+                state.list_users(
+                    _list_param(request, "id"),
+                    _list_param(request, "expand"),
+                    page_size=_int_param(request, "pageSize", 25),
+                    page_number=_int_param(request, "pageNumber", 1),
+                    sort_order=request.args.get("sortOrder"),
+                    state=request.args.get("state"),
+                )
+            )
+        if endpoint == "adherence":
+            return _json_response(state.adherence(_list_param(request, "userId")))
         if endpoint == "presence":
             if method == "PATCH":
                 return _json_response(state.patch_presence(params["userId"], _parse_json(request)))
@@ -271,7 +344,15 @@ class SimulatorApp:
         if endpoint == "business_unit":
             return _json_response(state.business_unit(params["businessUnitId"], _list_param(request, "expand")))
         if endpoint == "activity_codes":
-            return _json_response(state.activity_codes(params["businessUnitId"]))
+            return _json_response(
+                state.activity_codes(
+                    params["businessUnitId"],
+                    base_url=request.host_url,
+                    force_download=_bool_param(request, "forceDownloadService"),
+                )
+            )
+        if endpoint == "management_units":
+            return _json_response(state.list_management_units(_list_param(request, "divisionId")))
         if endpoint == "management_unit_users":
             return _json_response(state.management_unit_users(params["managementUnitId"]))
         if endpoint == "schedule_search":
@@ -279,8 +360,9 @@ class SimulatorApp:
                 params["managementUnitId"],
                 _parse_json(request),
                 base_url=request.host_url,
-                processing=processing,
+                force_async=_bool_param(request, "forceAsync"),
                 force_download=_bool_param(request, "forceDownloadService"),
+                processing_fault=processing_fault,
             )
             return _json_response(body)
         raise SimError(404, "not.found", f"HTTP 404 Not Found: {request.path}")
@@ -320,7 +402,7 @@ class SimulatorApp:
         if endpoint == "admin_index":
             return _json_response({"endpoints": [{"method": m, "path": p, "what": w} for m, p, w in ADMIN_ENDPOINTS]})
         if endpoint == "admin_state":
-            return _json_response(state.snapshot())
+            return _json_response(state.snapshot(include_users=request.args.get("users", "true").lower() != "false"))
         if endpoint == "admin_user":
             return _json_response(state.user_snapshot(params["userId"]))
         if endpoint == "admin_routing_status":
@@ -341,7 +423,7 @@ class SimulatorApp:
                 fault = state.add_fault(FaultSpec.model_validate(self._admin_body(request)))
                 return _json_response({"id": fault.id, "fault": fault.to_json()}, 201)
             if method == "DELETE":
-                return _json_response({"cleared": state.faults.clear()})
+                return _json_response({"cleared": state.clear_faults()})
             return _json_response({"faults": [f.to_json() for f in state.faults.active()]})
         if endpoint == "admin_fault":
             if not state.faults.remove(params["faultId"]):
@@ -352,12 +434,28 @@ class SimulatorApp:
             entries = state.requests(int(since) if since.isdigit() else 0)
             return _json_response({"requests": entries, "next": (entries[-1]["index"] + 1) if entries else None})
         if endpoint == "admin_reset":
-            state.reset()
-            return _json_response({"reset": True, "now": iso_ms(state.now())})
+            body = self._admin_body(request)
+            unknown = set(body) - {"agents", "managementUnits"}
+            if unknown:
+                raise ValueError(f"unknown reset options {sorted(unknown)}")
+            if "agents" in body:
+                state.reshape(body["agents"], body.get("managementUnits"))
+            elif "managementUnits" in body:
+                state.reshape(state.agents, body["managementUnits"])
+            else:
+                state.reset()
+            return _json_response(
+                {"reset": True, "now": iso_ms(state.now()), "users": len(state.users), "agents": state.agents}
+            )
         if endpoint == "admin_config":
             if method == "PATCH":
                 body = self._admin_body(request)
-                unknown = set(body) - {"rateLimitPerMinute", "scheduleInlineMaxUsers", "tokenLifetimeSeconds"}
+                unknown = set(body) - {
+                    "rateLimitPerMinute",
+                    "scheduleInlineMaxUsers",
+                    "tokenLifetimeSeconds",
+                    "activityCodesInlineMax",
+                }
                 if unknown:
                     raise ValueError(f"unknown settings {sorted(unknown)}")
                 return _json_response(
@@ -365,6 +463,7 @@ class SimulatorApp:
                         rate_limit_per_minute=body.get("rateLimitPerMinute"),
                         schedule_inline_max_users=body.get("scheduleInlineMaxUsers"),
                         token_lifetime_seconds=body.get("tokenLifetimeSeconds"),
+                        activity_codes_inline_max=body.get("activityCodesInlineMax"),
                     )
                 )
             return _json_response(state.settings())
@@ -418,14 +517,22 @@ def start_simulator(
     now: Callable[[], datetime] | None = None,
     *,
     schedule_inline_max_users: int | None = None,
+    activity_codes_inline_max: int | None = None,
+    agents: int | None = None,
+    management_units: int | None = None,
     verbose: bool = False,
 ) -> SimulatorHandle:
-    """Start the simulator in a daemon thread (``port=0``: any free port) and return its handle."""
+    """Start the simulator in a daemon thread (``port=0``: any free port) and return its handle. ``agents``: serve an
+    org of that many agents generated from the fixture (over ``management_units`` management units; see
+    :mod:`.scale`) instead of the fixture's own org."""
     state = SimulatorState(
         fixture,
         now=now,
         rate_limit_per_minute=rate_limit_per_minute,
         schedule_inline_max_users=schedule_inline_max_users,
+        activity_codes_inline_max=activity_codes_inline_max,
+        agents=agents,
+        management_units=management_units,
     )
     server = make_server(
         host,
@@ -457,10 +564,25 @@ def serve_forever(
     fixture: Path | str | None = None,
     rate_limit: int = 300,
     host: str = "127.0.0.1",
+    agents: int | None = None,
+    management_units: int | None = None,
 ) -> None:
-    """Run the simulator in the foreground until interrupted (``presence-manager sim``)."""
-    handle = start_simulator(host=host, port=port, fixture=fixture, rate_limit_per_minute=rate_limit, verbose=True)
+    """Run the simulator in the foreground until interrupted (``presence-manager sim [--agents N]``)."""
+    handle = start_simulator(
+        host=host,
+        port=port,
+        fixture=fixture,
+        rate_limit_per_minute=rate_limit,
+        agents=agents,
+        management_units=management_units,
+        verbose=True,
+    )
+    state = handle.state
     print(f"Genesys Cloud simulator on {handle.url}")
+    print(
+        f"  org: {len(state.users)} users, {len(state.management_units)} management units, "
+        f"{len(state.business_units)} business units ({', '.join(u.time_zone for u in state.business_units.values())})"
+    )
     print(f"  GENESYS_LOGIN_URL=GENESYS_API_URL={handle.url}")
     print(f"  OAuth client: {handle.client_id} / {handle.client_secret}")
     print(f"  rate limit: {rate_limit} requests/minute per token")

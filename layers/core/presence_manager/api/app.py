@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from pydantic import BaseModel, Field, ValidationError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from presence_manager import dependencies as deps
-from presence_manager.api import bulk, changes
+from presence_manager.api import bulk, changes, inputs
 from presence_manager.api.errors import domain_error_response, error_response
 from presence_manager.errors import InvalidRequest, PresenceManagerError
 from presence_manager.observability import logger
-from presence_manager.timeutil import parse_instant, to_utc_iso
 from presence_manager.workflow.bulk import parse_bulk_request
-from presence_manager.workflow.models import ChangeRequest, parse_change_request, validation_details
+from presence_manager.workflow.models import ChangeRequest, parse_change_request
 from presence_manager.workflow.validate import snapshot
 
 app = APIGatewayRestResolver()
+
+
+def refuse_unsafe_input(resolver: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Every request, any route (unknown ones too): a body within the bound, a path and a query string without
+    control characters - checked before a route runs, so nothing is read, started or written for them."""
+    event = resolver.current_event
+    inputs.check_path(event.path)
+    inputs.body_bytes(event.body, is_base64=bool(event.is_base64_encoded))
+    inputs.check_query(event.query_string_parameters, event.multi_value_query_string_parameters)
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[refuse_unsafe_input])
 
 
 def json_response(status: int, body: Any, **headers: str) -> Response:
@@ -40,16 +51,8 @@ def requested_by() -> str:
 
 
 def json_body() -> dict[str, Any]:
-    raw = app.current_event.body
-    if not raw:
-        raise InvalidRequest("the request needs a JSON body", code="invalid_json")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest(f"the body is not JSON: {exc}", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object", code="invalid_json")
-    return body
+    event = app.current_event
+    return inputs.parse_json_object(event.body, is_base64=bool(event.is_base64_encoded))
 
 
 def parse_request(body: dict[str, Any]) -> ChangeRequest:
@@ -62,43 +65,8 @@ def parse_request(body: dict[str, Any]) -> ChangeRequest:
 
 
 def idempotency_key() -> str | None:
-    headers = app.current_event.headers or {}
-    return headers.get("Idempotency-Key") or headers.get("idempotency-key")
-
-
-def parse_user_id(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidRequest("userId must be a Genesys Cloud user id (a UUID)", code="invalid_user_id") from None
-
-
-class AuditQuery(BaseModel):
-    since: str | None = None
-    until: str | None = None
-    limit: int = Field(default=50, ge=1, le=100)
-    next_token: str | None = None
-
-    @classmethod
-    def parse(cls, params: dict[str, str]) -> AuditQuery:
-        try:
-            return cls(
-                since=_utc_param(params.get("from"), "from"),
-                until=_utc_param(params.get("to"), "to"),
-                limit=params.get("limit", 50),  # type: ignore[arg-type]
-                next_token=params.get("nextToken"),
-            )
-        except ValidationError as exc:
-            raise InvalidRequest("invalid query", details=validation_details(exc)) from exc
-
-
-def _utc_param(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    try:
-        return to_utc_iso(parse_instant(value))
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an ISO-8601 instant", code="invalid_time") from None
+    event = app.current_event
+    return inputs.idempotency_key(event.headers, event.multi_value_headers)
 
 
 def bulk_state_machine_arn() -> str:
@@ -117,13 +85,9 @@ def state_machine_arn() -> str:
 
 @app.post("/presence-changes")
 def start_presence_change() -> Response:
+    key = idempotency_key()
     request = parse_request(json_body())
-    started = changes.start_change(
-        deps.aws_client("stepfunctions"),
-        state_machine_arn(),
-        request,
-        idempotency_key(),
-    )
+    started = changes.start_change(deps.aws_client("stepfunctions"), state_machine_arn(), request, key)
     logger.info("change started", extra={"changeId": started.change_id, "replayed": started.replayed})
     return json_response(202, started.model_dump(by_alias=True), Location=f"/presence-changes/{started.change_id}")
 
@@ -138,28 +102,30 @@ def get_presence_change(change_id: str) -> Response:
 
 @app.post("/bulk-changes")
 def start_bulk_change() -> Response:
+    key = idempotency_key()
     body = json_body()
     if "requestedBy" in body:
         raise InvalidRequest("requestedBy is set by the service", code="invalid_request")
     request = parse_bulk_request({**body, "requestedBy": requested_by()})
     if request.presence is not None:
         deps.genesys().resolve_presence(request.presence)
-    started = bulk.start_bulk(deps.aws_client("stepfunctions"), bulk_state_machine_arn(), request, idempotency_key())
+    started = bulk.start_bulk(deps.aws_client("stepfunctions"), bulk_state_machine_arn(), request, key)
     body_out = {"bulkId": started.change_id, "executionArn": started.execution_arn, "status": started.status}
     return json_response(202, body_out, Location=f"/bulk-changes/{started.change_id}")
 
 
 @app.get("/bulk-changes/<bulk_id>")
 def get_bulk_change(bulk_id: str) -> Response:
+    query = inputs.BulkQuery.parse(app.current_event.query_string_parameters)
     described = bulk.describe_bulk(
-        deps.aws_client("stepfunctions"), deps.audit_store(), bulk_state_machine_arn(), bulk_id
+        deps.aws_client("stepfunctions"), deps.bulk_store(), bulk_state_machine_arn(), bulk_id, query
     )
     return json_response(200, described)
 
 
 @app.get("/agents/<user_id>/presence")
 def get_agent_presence(user_id: str) -> Response:
-    user_id = parse_user_id(user_id)
+    user_id = inputs.user_id_param(user_id)
     genesys = deps.genesys()
     presence = snapshot(genesys.get_user_presence(user_id))
     body = {"userId": user_id, "presence": presence.to_json(), "etag": presence.etag}
@@ -168,8 +134,8 @@ def get_agent_presence(user_id: str) -> Response:
 
 @app.get("/agents/<user_id>/audit")
 def get_agent_audit(user_id: str) -> Response:
-    user_id = parse_user_id(user_id)
-    query = AuditQuery.parse(app.current_event.query_string_parameters or {})
+    user_id = inputs.user_id_param(user_id)
+    query = inputs.AuditQuery.parse(app.current_event.query_string_parameters, user_id)
     records, next_token = deps.audit_store().history(
         user_id, since=query.since, until=query.until, limit=query.limit, next_token=query.next_token
     )
@@ -178,7 +144,7 @@ def get_agent_audit(user_id: str) -> Response:
 
 @app.get("/agents/<user_id>/metrics")
 def get_agent_metrics(user_id: str) -> Response:
-    return json_response(200, deps.audit_store().agent_metrics(parse_user_id(user_id)).to_json())
+    return json_response(200, deps.audit_store().agent_metrics(inputs.user_id_param(user_id)).to_json())
 
 
 @app.exception_handler(PresenceManagerError)

@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from presence_manager.api.inputs import change_id_param
 from presence_manager.audit import AuditRecord, AuditStore
-from presence_manager.errors import InvalidRequest, PresenceManagerError
+from presence_manager.errors import PresenceManagerError
 from presence_manager.workflow.models import ChangeRequest
 
 #: Namespace of changeIds derived from an Idempotency-Key (uuid5), so a replayed key maps to the same execution.
@@ -36,12 +37,10 @@ class StartedChange(BaseModel):
 
 
 def change_id_for(idempotency_key: str | None) -> str:
+    """A fresh changeId, or the one derived from an ``Idempotency-Key`` (validated by ``inputs.idempotency_key``)."""
     if idempotency_key is None:
         return f"{CHANGE_ID_PREFIX}{uuid.uuid4()}"
-    key = idempotency_key.strip()
-    if not 1 <= len(key) <= 255:
-        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters", code="invalid_idempotency_key")
-    return f"{CHANGE_ID_PREFIX}{uuid.uuid5(IDEMPOTENCY_NAMESPACE, key)}"
+    return f"{CHANGE_ID_PREFIX}{uuid.uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key.strip())}"
 
 
 def execution_input(request: ChangeRequest) -> str:
@@ -79,9 +78,7 @@ def start_change(
 
 
 def describe_change(sfn: Any, audit: AuditStore, state_machine_arn: str, change_id: str) -> dict[str, Any]:
-    if not change_id.replace("-", "").replace("_", "").isalnum() or len(change_id) > 80:
-        raise InvalidRequest("changeId is not a change id", code="invalid_change_id")
-    arn = execution_arn(state_machine_arn, change_id)
+    arn = execution_arn(state_machine_arn, change_id_param(change_id))
     try:
         execution = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:

@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 
+from presence_manager.api.inputs import RequestTooLarge
 from presence_manager.errors import (
     GenesysForbidden,
     GenesysNotFound,
@@ -18,6 +19,7 @@ from presence_manager.errors import (
 )
 
 STATUS_BY_ERROR: list[tuple[type[PresenceManagerError], int]] = [
+    (RequestTooLarge, 413),
     (InvalidRequest, 400),
     (PresenceDefinitionNotFound, 400),
     (GenesysNotFound, 404),

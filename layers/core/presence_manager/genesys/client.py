@@ -82,6 +82,8 @@ from presence_manager.genesys.models import (
     BusinessUnitResponse,
     EntityRef,
     ErrorBody,
+    ManagementUnit,
+    ManagementUnitListing,
     MutableUserPresence,
     OrganizationPresenceDefinition,
     OrganizationPresenceDefinitionEntityListing,
@@ -638,6 +640,49 @@ class GenesysClient:
             "/api/v2/workforcemanagement/managementunits/{managementUnitId}/users", managementUnitId=management_unit_id
         )
         return self._get(path, WfmUserEntityListing).entities
+
+    def get_management_units(self) -> list[ManagementUnit]:
+        """Every management unit of the org, each with its business unit, in one call (the SDK's paging
+        parameters for this listing are deprecated: "paging is not supported"), cached."""
+        units = self._cached(
+            "management-units",
+            self._settings.definitions_cache_seconds,
+            lambda: self._get("/api/v2/workforcemanagement/managementunits", ManagementUnitListing).entities,
+        )
+        return list(units)  # the caller's own list: the cached one stays whole
+
+    def agent_directory(self) -> dict[str, AgentManagementUnitReference]:
+        """Every WFM agent's management unit and business unit, by user id, cached: one call for the units and one
+        per unit for its members (``1 + units`` calls for the whole org, never one per agent), so a bulk change over
+        a list of user ids can be grouped by management unit. An agent missing here is in no management unit, or
+        joined one after the cache was filled, or is in a unit left out below: a caller that must know asks
+        ``get_agent_management_unit`` for that agent (its 404 means "not in WFM").
+
+        Left out: a unit listed without a ``businessUnit`` (it cannot place its agents), and a unit deleted between
+        the listing and the read of its members (404). An agent listed by two units keeps the first."""
+
+        def load() -> dict[str, AgentManagementUnitReference]:
+            directory: dict[str, AgentManagementUnitReference] = {}
+            for unit in self.get_management_units():
+                if unit.business_unit is None:
+                    logger.warning("management unit without a business unit", extra={"managementUnitId": unit.id})
+                    continue
+                try:
+                    members = self.get_management_unit_users(unit.id)
+                except GenesysNotFound:
+                    logger.warning("management unit gone", extra={"managementUnitId": unit.id})
+                    continue
+                management_unit = EntityRef(id=unit.id, self_uri=unit.self_uri)
+                for member in members:
+                    directory.setdefault(
+                        member.id,
+                        AgentManagementUnitReference(
+                            user=member, management_unit=management_unit, business_unit=unit.business_unit
+                        ),
+                    )
+            return directory
+
+        return dict(self._cached("agent-directory", self._settings.definitions_cache_seconds, load))
 
     def search_agent_schedules(
         self, management_unit_id: str, start: datetime, end: datetime, user_ids: list[str]

@@ -305,6 +305,30 @@ class BusinessUnitActivityCodeListing(GenesysModel):
     download_url: str | None = None
 
 
+class ManagementUnit(GenesysModel):
+    """Element of GET /api/v2/workforcemanagement/managementunits (the fields of the SDK's ``ManagementUnit`` we
+    read; ``startDayOfWeek``/``timeZone``/``settings`` are deprecated there, moving to the business unit)."""
+
+    id: str
+    name: str | None = None
+    business_unit: EntityRef | None = None
+    division: EntityRef | None = None
+    self_uri: str | None = None
+
+
+class ManagementUnitListing(GenesysModel):
+    """GET /api/v2/workforcemanagement/managementunits (``WorkforceManagementApi.get_workforcemanagement_
+    managementunits``): every management unit of the org in one answer (its paging parameters are deprecated)."""
+
+    entities: list[ManagementUnit] = Field(default_factory=list)
+    page_size: int | None = None
+    page_number: int | None = None
+    total: int | None = None
+    page_count: int | None = None
+    next_uri: str | None = None
+    self_uri: str | None = None
+
+
 class WfmUserEntityListing(GenesysModel):
     """GET /api/v2/workforcemanagement/managementunits/{managementUnitId}/users: SDK entities are UserReference."""
 

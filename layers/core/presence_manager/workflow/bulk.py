@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
-from presence_manager.errors import InvalidRequest
+from presence_manager.errors import BulkIncomplete, InvalidRequest
+from presence_manager.timeutil import parse_instant
+from presence_manager.validation import (
+    GenesysId,
+    MessageText,
+    PresenceText,
+    ReasonText,
+    RequestedByText,
+    TimeZoneText,
+)
 from presence_manager.workflow.models import (
-    MAX_MESSAGE_LENGTH,
+    MAX_SKILL_OVERRIDES,
     ChangeRequest,
     SkillOverride,
     WorkflowModel,
@@ -19,22 +29,26 @@ from presence_manager.workflow.models import (
 )
 
 if TYPE_CHECKING:
+    from presence_manager.bulk_progress import BulkProgress, BulkStore
     from presence_manager.genesys.client import GenesysClient
+    from presence_manager.workflow.batch import BatchItem
 
 MAX_BULK_AGENTS = 1000
 
 
 class BulkChangeRequest(WorkflowModel):
-    user_ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_BULK_AGENTS)
-    management_unit_id: str | None = Field(default=None, min_length=1, max_length=64)
-    presence: str | None = Field(default=None, min_length=1, max_length=256)
-    message: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
-    skill_overrides: list[SkillOverride] = Field(default_factory=list)
-    time_zone: str | None = None
-    force: bool = False
-    reason: str | None = Field(default=None, max_length=500)
-    dry_run: bool = False
-    requested_by: str | None = Field(default=None, max_length=512)
+    """The same strict types and text rules as ``ChangeRequest``; every id is a Genesys id (a UUID)."""
+
+    user_ids: list[GenesysId] | None = Field(default=None, min_length=1, max_length=MAX_BULK_AGENTS)
+    management_unit_id: GenesysId | None = None
+    presence: PresenceText | None = None
+    message: MessageText | None = None
+    skill_overrides: list[SkillOverride] = Field(default_factory=list, max_length=MAX_SKILL_OVERRIDES)
+    time_zone: TimeZoneText | None = None
+    force: StrictBool = False
+    reason: ReasonText | None = None
+    dry_run: StrictBool = False
+    requested_by: RequestedByText | None = None
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 
@@ -64,16 +78,90 @@ def parse_bulk_request(data: Any) -> BulkChangeRequest:
 
 
 def agent_change_id(bulk_id: str, user_id: str) -> str:
-    """Deterministic per agent, so a retried expansion never starts a second change for the same agent."""
+    """Deterministic per agent, so a retried step never makes a second change (or record) for the same agent."""
     return f"chg-{uuid.uuid5(uuid.NAMESPACE_URL, f'{bulk_id}/{user_id}')}"
 
 
-def expand(bulk_id: str, request: BulkChangeRequest, *, genesys: GenesysClient) -> list[dict[str, Any]]:
-    if request.user_ids is not None:
-        user_ids = list(dict.fromkeys(request.user_ids))
+class BulkPlan(WorkflowModel):
+    """What PlanBatches hands the Distributed Map: where the batches are, and the change every agent gets."""
+
+    bucket: str
+    key: str
+    total: int
+    batches: int
+    request: dict[str, Any]
+
+
+def change_fields(request: BulkChangeRequest) -> dict[str, Any]:
+    """The change every agent of the bulk gets (without the population: batches carry their own user ids)."""
+    return request.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"user_ids", "management_unit_id"})
+
+
+def plan_batches(request: BulkChangeRequest, *, genesys: GenesysClient) -> list[BatchItem]:
+    """Batches of up to 50 agents, each of one management unit (one schedule search per batch). A management
+    unit's agents come from one listing; a list of user ids is grouped through the agent directory (one listing
+    per unit, cached), never with one Genesys call per agent. Agents outside WFM form batches of their own."""
+    from presence_manager.workflow.batch import MAX_BATCH_AGENTS, BatchItem, BatchUnit
+
+    groups: dict[BatchUnit | None, list[str]] = {}
+    if request.management_unit_id is not None:
+        users = [user.id for user in genesys.get_management_unit_users(request.management_unit_id)]
+        unit = None
+        if users:
+            reference = genesys.get_agent_management_unit(users[0])
+            unit = BatchUnit(
+                management_unit_id=reference.management_unit.id, business_unit_id=reference.business_unit.id
+            )
+        groups[unit] = list(dict.fromkeys(users))
     else:
-        user_ids = [user.id for user in genesys.get_management_unit_users(request.management_unit_id or "")]
-    return [
-        {"changeId": agent_change_id(bulk_id, user_id), "request": request.for_agent(user_id).to_json()}
-        for user_id in user_ids
-    ]
+        directory = genesys.agent_directory()
+        for user_id in dict.fromkeys(request.user_ids or []):
+            reference = directory.get(user_id)
+            unit = (
+                BatchUnit(management_unit_id=reference.management_unit.id, business_unit_id=reference.business_unit.id)
+                if reference is not None
+                else None
+            )
+            groups.setdefault(unit, []).append(user_id)
+    items: list[BatchItem] = []
+    for unit, users in groups.items():
+        for start in range(0, len(users), MAX_BATCH_AGENTS):
+            items.append(BatchItem(batch=len(items), unit=unit, user_ids=users[start : start + MAX_BATCH_AGENTS]))
+    return items
+
+
+def plan_bulk(
+    bulk_id: str,
+    request: BulkChangeRequest,
+    *,
+    started_at: str,
+    genesys: GenesysClient,
+    s3: Any,
+    bucket: str,
+    store: BulkStore,
+    retention_days: int,
+) -> BulkPlan:
+    """Write the batches to S3 (the Distributed Map's ItemReader) and the bulk's size to DynamoDB."""
+    items = plan_batches(request, genesys=genesys)
+    key = f"bulk/{bulk_id}/batches.json"
+    body = json.dumps([item.to_json() for item in items], separators=(",", ":"))
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="application/json")
+    total = sum(len(item.user_ids) for item in items)
+    expires_at = int(parse_instant(started_at).timestamp()) + retention_days * 86400
+    store.start(bulk_id, total=total, batches=len(items), started_at=started_at, expires_at=expires_at)
+    return BulkPlan(bucket=bucket, key=key, total=total, batches=len(items), request=change_fields(request))
+
+
+def summarize_bulk(bulk_id: str, *, store: BulkStore) -> BulkProgress:
+    """The bulk's counters; ``BulkIncomplete`` when some agent has no audit record (a batch failed unrecorded)."""
+    progress = store.get(bulk_id)
+    if progress is None:
+        raise BulkIncomplete("the bulk change was never planned", bulkId=bulk_id)
+    if progress.done < progress.total:
+        raise BulkIncomplete(
+            f"{progress.total - progress.done} of {progress.total} agents have no outcome recorded",
+            bulkId=bulk_id,
+            total=progress.total,
+            done=progress.done,
+        )
+    return progress

@@ -30,7 +30,13 @@ from presence_manager.errors import (
 from presence_manager.lease import LastWrite
 from presence_manager.policy import takes_live_agent_off_queue
 from presence_manager.timeutil import to_utc_iso
-from presence_manager.workflow.models import ChangeRequest, PresenceSnapshot, UpdateResult, ValidationResult
+from presence_manager.workflow.models import (
+    ChangeRequest,
+    PresenceSnapshot,
+    PresenceTarget,
+    UpdateResult,
+    ValidationResult,
+)
 from presence_manager.workflow.validate import snapshot
 
 if TYPE_CHECKING:
@@ -60,20 +66,11 @@ def locked_update(
     settling = False
     try:
         live = snapshot(genesys.get_user_presence(user_id))
-        if unconfirmed and _is_target(live, target.definition_id, request.message):
+        if compare(change_id, request, validation, live, lease, unconfirmed=unconfirmed) == "landed":
             wrote = LastWrite(change_id=change_id, etag=live.etag)
-            return _result(validation.observed, live, now, reconciled=True)
-        if live.etag != validation.expected_etag:
-            _raise_moved(change_id, user_id, validation, live, lease)
-        if enforce_live_interaction and not request.force and live.system_presence == "OnQueue":
-            status = genesys.get_routing_status(user_id).status
-            if takes_live_agent_off_queue(live.system_presence, status, target.system_presence):
-                raise LiveInteraction(
-                    f"the agent is On Queue and {status} (a live interaction); {target.label} would take them "
-                    "off queue, so nothing was written. Use force to override.",
-                    userId=user_id,
-                    routingStatus=status,
-                )
+            return update_result(validation.observed, live, now, reconciled=True)
+        if needs_routing_check(request, live, target, enforce=enforce_live_interaction):
+            refuse_live_interaction(user_id, target, genesys.get_routing_status(user_id).status)
         try:
             updated = snapshot(genesys.patch_user_presence(user_id, target.definition_id, request.message))
         except GenesysWriteUnconfirmed:
@@ -81,28 +78,37 @@ def locked_update(
             settling = True
             raise
         wrote = LastWrite(change_id=change_id, etag=updated.etag)
-        return _result(live, updated, now, reconciled=False)
+        return update_result(live, updated, now, reconciled=False)
     finally:
         if not settling:
             lease.release(user_id, change_id, wrote=wrote)
 
 
-def _is_target(live: PresenceSnapshot, definition_id: str, message: str | None) -> bool:
-    return live.definition_id == definition_id and (live.message or "") == (message or "")
-
-
-def _raise_moved(
-    change_id: str, user_id: str, validation: ValidationResult, live: PresenceSnapshot, lease: AgentLease
-) -> None:
+def compare(
+    change_id: str,
+    request: ChangeRequest,
+    validation: ValidationResult,
+    live: PresenceSnapshot,
+    lease: AgentLease,
+    *,
+    unconfirmed: bool,
+) -> str:
+    """The precondition on a fresh read under the lease: ``"landed"`` (a lost write of ours is there), ``"write"``
+    (unchanged since Validate), or an error saying who moved it (the caller's ifMatch, us, someone else)."""
+    target = validation.target
+    if unconfirmed and target is not None and is_target(live, target.definition_id, request.message):
+        return "landed"
+    if live.etag == validation.expected_etag:
+        return "write"
     details = {
-        "userId": user_id,
+        "userId": request.user_id,
         "expectedEtag": validation.expected_etag,
         "currentEtag": live.etag,
         "currentSystemPresence": live.system_presence,
     }
     if validation.if_match_supplied:
         raise IfMatchFailed("the agent's presence no longer matches ifMatch", **details)
-    ours = lease.last_write(user_id)
+    ours = lease.last_write(request.user_id)
     if ours is not None and ours.etag == live.etag and ours.change_id != change_id:
         raise SupersededByOwnWrite(
             "another change of ours wrote the agent's presence since it was validated",
@@ -112,7 +118,30 @@ def _raise_moved(
     raise PreconditionFailed("the agent's presence changed since it was validated", **details)
 
 
-def _result(previous: PresenceSnapshot, new: PresenceSnapshot, now: datetime, *, reconciled: bool) -> UpdateResult:
+def needs_routing_check(
+    request: ChangeRequest, live: PresenceSnapshot, target: PresenceTarget, *, enforce: bool
+) -> bool:
+    """Routing status matters only for an On Queue agent the change would take off queue (and not when forced)."""
+    return enforce and not request.force and live.system_presence == "OnQueue" and target.system_presence != "OnQueue"
+
+
+def refuse_live_interaction(user_id: str, target: PresenceTarget, status: str) -> None:
+    if takes_live_agent_off_queue("OnQueue", status, target.system_presence):
+        raise LiveInteraction(
+            f"the agent is On Queue and {status} (a live interaction); {target.label} would take them off queue, "
+            "so nothing was written. Use force to override.",
+            userId=user_id,
+            routingStatus=status,
+        )
+
+
+def is_target(live: PresenceSnapshot, definition_id: str, message: str | None) -> bool:
+    return live.definition_id == definition_id and (live.message or "") == (message or "")
+
+
+def update_result(
+    previous: PresenceSnapshot, new: PresenceSnapshot, now: datetime, *, reconciled: bool
+) -> UpdateResult:
     return UpdateResult(
         previous_presence=previous,
         new_presence=new,

@@ -4,18 +4,24 @@ JSON names are camelCase (what the ASL paths read); Python names are snake_case.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from presence_manager.outcomes import Outcome
 from presence_manager.timeutil import resolve_time_zone
+from presence_manager.validation import (
+    ChangeIdText,
+    ETagText,
+    GenesysId,
+    MessageText,
+    PresenceText,
+    ReasonText,
+    RequestedByText,
+    TimeZoneText,
+)
 
-Outcome = Literal["applied", "dry_run", "rejected", "conflict", "rate_limited", "failed"]
-SUCCESSFUL_OUTCOMES: frozenset[str] = frozenset({"applied", "dry_run", "rejected"})
-
-MAX_MESSAGE_LENGTH = 1000
 MAX_SKILL_OVERRIDES = 50
 MAX_REVERT_MINUTES = 7 * 24 * 60
 
@@ -35,34 +41,31 @@ class WorkflowModel(BaseModel):
 
 
 class SkillOverride(WorkflowModel):
-    skill_id: str = Field(min_length=1, max_length=64)
+    """Strict types: ``"3"`` is not a proficiency and ``"60"`` is not a number of minutes (never coerced)."""
+
+    skill_id: GenesysId
     state: Literal["active", "inactive", "deleted"] = "active"
-    proficiency: float | None = Field(default=None, ge=0, le=5)
-    revert_after_minutes: int | None = Field(default=None, ge=1, le=MAX_REVERT_MINUTES)
+    proficiency: StrictFloat | None = Field(default=None, ge=0, le=5)
+    revert_after_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_REVERT_MINUTES)
 
 
 class ChangeRequest(WorkflowModel):
-    """One agent's change: the API body, and the state machine's execution input."""
+    """One agent's change: the API body, and the state machine's execution input.
 
-    user_id: str
-    presence: str | None = Field(default=None, min_length=1, max_length=256)
-    message: str | None = Field(default=None, max_length=MAX_MESSAGE_LENGTH)
+    Every field is strictly typed (``force: "yes"`` or ``dryRun: 1`` is refused, never coerced: ``force`` overrides
+    a safety rule) and every text refuses control and bidirectional characters (``presence_manager.validation``)."""
+
+    user_id: GenesysId
+    presence: PresenceText | None = None
+    message: MessageText | None = None
     skill_overrides: list[SkillOverride] = Field(default_factory=list, max_length=MAX_SKILL_OVERRIDES)
-    time_zone: str | None = None
-    if_match: str | None = Field(default=None, min_length=1, max_length=128)
-    force: bool = False
-    reason: str | None = Field(default=None, max_length=500)
-    dry_run: bool = False
-    requested_by: str | None = Field(default=None, max_length=512)
-    revert_of: str | None = Field(default=None, max_length=80)
-
-    @field_validator("user_id")
-    @classmethod
-    def _user_id_is_a_genesys_id(cls, value: str) -> str:
-        try:
-            return str(uuid.UUID(value))
-        except ValueError as exc:
-            raise ValueError("userId must be a Genesys Cloud user id (a UUID)") from exc
+    time_zone: TimeZoneText | None = None
+    if_match: ETagText | None = None
+    force: StrictBool = False
+    reason: ReasonText | None = None
+    dry_run: StrictBool = False
+    requested_by: RequestedByText | None = None
+    revert_of: ChangeIdText | None = None
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 
@@ -134,6 +137,7 @@ class UpdateResult(WorkflowModel):
     new_presence: PresenceSnapshot
     new_etag: str
     applied_at: str
+    reconciled: bool = Field(default=False, description="a write whose answer was lost was found to have landed")
 
 
 class SkillValue(WorkflowModel):
@@ -161,6 +165,26 @@ class ExportResult(WorkflowModel):
     published_at: str
 
 
+class CaughtError(BaseModel):
+    """What a Catch stores: ``{"Error", "Cause"}`` (for a Lambda error, Cause is JSON with ``errorMessage``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    Error: str
+    Cause: str | None = None
+
+
+class Counters(WorkflowModel):
+    """The execution's survived retries: external edits, Retry-After waits, our own contention, lost answers."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    conflict_retries: int = 0
+    rate_limit_waits: int = 0
+    lease_waits: int = 0
+    unconfirmed_writes: int = 0
+
+
 class StepInput(BaseModel):
     """What each task receives: the whole execution state (unknown keys, e.g. a caught error, are kept)."""
 
@@ -169,14 +193,20 @@ class StepInput(BaseModel):
     change_id: str
     execution_start_time: str
     request: dict[str, Any]
-    counters: dict[str, int] = Field(default_factory=lambda: {"conflictRetries": 0, "rateLimitWaits": 0})
+    counters: Counters = Field(default_factory=lambda: Counters())
     validation: ValidationResult | None = None
     update: UpdateResult | None = None
     skills: SkillResult | None = None
     export: ExportResult | None = None
     outcome: Outcome | None = None
-    error: dict[str, Any] | None = None
-    export_error: dict[str, Any] | None = None
+    # Each kind of caught error has its own path: survived retries (the last of each kind) and the final failure.
+    rate_limited: CaughtError | None = None
+    conflict: CaughtError | None = None
+    lease_held: CaughtError | None = None
+    unconfirmed_write: CaughtError | None = None
+    live_interaction: CaughtError | None = None
+    failure: CaughtError | None = None
+    export_error: CaughtError | None = None
 
     def change_request(self) -> ChangeRequest:
         """The execution's request, validated (an ``InvalidRequest`` when started with a bad input)."""

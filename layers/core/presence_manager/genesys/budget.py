@@ -1,0 +1,308 @@
+"""One Genesys Cloud rate budget for the whole deployment: a token bucket in DynamoDB that every Lambda draws from.
+
+Genesys limits a client-credentials token to ``per_minute`` requests a minute (300 unless raised by a support case)
+and counts them per minute. A step *reserves* the calls it is about to make; when the bucket cannot pay for them the
+reservation raises the same ``GenesysRateLimited(retryAfterSeconds)`` that a 429 raises, without taking anything, so
+the state machine's one Wait path does the waiting.
+
+Shape of the bucket (why no 60-second window can exceed ``per_minute``)
+    Capacity (burst) ``B`` and refill rate ``r`` tokens a second. A token bucket grants at most ``B + r * T`` in any
+    interval of length ``T`` (the tokens it holds at the start plus what refills meanwhile). A reserved call may be
+    sent up to ``D = spend_within_seconds`` after its reservation (a step reserves first, then makes its calls), so
+    the calls *sent* in any 60 s window were granted within a ``60 + D`` s window. Hence::
+
+        r = (per_minute - B) / (60 + D)      =>      B + r * (60 + D) <= per_minute
+
+    Defaults: ``B`` = 10 % of ``per_minute`` (30 of 300: several steps start at once, and the bucket keeps filling
+    for ~7 s while rate-limited steps sit in their whole-second Wait), ``D`` = 5 s: 249 calls/minute sustained at 300.
+    ``D = 0`` gives the plain ``B + 60 r = per_minute``. The refill interval is rounded *up* to a whole microsecond,
+    so rounding only ever makes the bucket stricter.
+
+Stored form (one item, ``pk = BUDGET#<name>``, one attribute ``tat``)
+    The bucket is kept in its GCRA form: ``tat`` ("theoretical arrival time", epoch microseconds) is when the bucket
+    will be full again; ``tokens(now) = B - max(0, tat - now) / T`` with ``T = 1/r``. Reserving ``n`` is allowed iff
+    ``tat <= now + (B - n) T`` and sets ``tat = max(tat, now) + n T`` - exactly a token bucket, but the update is an
+    *increment* DynamoDB applies atomically under a condition, with no read first:
+
+    - busy bucket (``tat >= now``): ``SET tat = tat + :cost`` if ``tat BETWEEN :now AND :limit``;
+    - idle bucket (``tat < now`` or no item): ``SET tat = :now + :cost`` if ``attribute_not_exists(tat) OR tat < :now``.
+
+    Cost: one ``UpdateItem`` per reservation, no ``GetItem``. The branch is guessed from the ``tat`` this container
+    last saw (``UPDATED_NEW`` of its last update, free); a wrong guess fails its condition and the failure returns
+    the item (``ReturnValuesOnConditionCheckFailure=ALL_OLD``), which is either proof that the bucket is too empty
+    (refused, ``retryAfterSeconds`` computed from the real ``tat``) or the right branch for the next attempt. Under
+    contention concurrent reservations on a busy bucket do not conflict with each other at all (unlike a
+    compare-and-swap on ``tokens/updatedAt``, which would make all but one of them retry); only the idle -> busy
+    switch can race, and the attempts are bounded (``max_attempts``; exhausted: refused with 1 s). Every grant is a
+    conditional write checked by DynamoDB, so nothing is ever over-granted.
+
+Clock skew between Lambdas
+    There is no shared clock, so each writer uses its own. ``tat`` only moves forward under ``reserve`` (both updates
+    only increase it: "keep the later timestamp"), and a ``tat`` in a writer's future is debt, never tokens: a state
+    written by a clock ahead of yours mints nothing for you until your clock reaches it, and the available tokens are
+    clamped at zero, never negative. What skew can do: a writer whose clock differs from the others' sees a little
+    more of the bucket than they do, so the grants in a window can exceed ``per_minute`` by at most ``r * S`` for a
+    clock spread of ``S`` seconds (and over any long run skew adds nothing: the total stays ``B + r * (T + S)``);
+    and the writers behind a clock that runs ahead wait for it (liveness, not safety). Lambda's clock is synchronised
+    by the Amazon Time Sync Service, so ``S`` is far below the ``D`` margin in practice.
+
+A single reservation is capped at ``B`` (``ValueError`` above it, a programming error: split the work): a larger one
+could never be paid for at once. ``refund`` gives back calls reserved but not sent (never above a full bucket) and
+``back_off`` empties the bucket for a real 429's ``Retry-After`` so every Lambda waits it out, not just the one
+that drew it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from presence_manager.errors import GenesysRateLimited, GenesysUnavailable
+
+logger = logging.getLogger(__name__)
+
+BUDGET_KEY_PREFIX = "BUDGET#"
+DEFAULT_PER_MINUTE = 300
+#: Seconds a reserved call may wait before it is sent (see the module docstring).
+DEFAULT_SPEND_WITHIN_SECONDS = 5.0
+DEFAULT_MAX_ATTEMPTS = 4
+MICROS = 1_000_000
+WINDOW_SECONDS = 60
+
+
+class RateBudget:
+    """The deployment's Genesys rate budget (see the module docstring). One instance per warm container."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        table_name: str,
+        *,
+        per_minute: int = DEFAULT_PER_MINUTE,
+        burst: int | None = None,
+        spend_within_seconds: float = DEFAULT_SPEND_WITHIN_SECONDS,
+        name: str = "genesys",
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        if per_minute < 2:
+            raise ValueError(f"per_minute must be at least 2, not {per_minute}")
+        burst = max(1, per_minute // 10) if burst is None else burst
+        if not 1 <= burst < per_minute:
+            raise ValueError(f"burst must be at least 1 and below per_minute ({per_minute}), not {burst}")
+        if spend_within_seconds < 0:
+            raise ValueError("spend_within_seconds must not be negative")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._table = dynamodb.Table(table_name)
+        self._conditional_failed = self._table.meta.client.exceptions.ConditionalCheckFailedException
+        self._key = {"pk": f"{BUDGET_KEY_PREFIX}{name}"}
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self.per_minute = per_minute
+        self.burst = burst
+        self.spend_within_seconds = spend_within_seconds
+        #: Microseconds per token (``T = 1/r``), rounded up: B + (60 + D) / T <= per_minute.
+        self.interval_micros = math.ceil(MICROS * (WINDOW_SECONDS + spend_within_seconds) / (per_minute - burst))
+        self._seen_tat: int | None = None  # the last ``tat`` this container saw: picks the update to try first
+
+    @property
+    def refill_per_second(self) -> float:
+        return MICROS / self.interval_micros
+
+    def _now(self) -> int:
+        return int(self._clock() * MICROS)
+
+    # ---- reserve / refund / back off -----------------------------------------------------------------------------
+
+    def reserve(self, calls: int) -> None:
+        """Take ``calls`` tokens, or raise ``GenesysRateLimited`` (retryAfterSeconds: whole seconds until the bucket
+        holds them) having taken none. ``calls`` is capped at ``burst``: ``ValueError`` above it. When the table
+        cannot be reached the budget cannot be kept: ``GenesysUnavailable`` (send nothing; the state machine
+        retries)."""
+        if calls == 0:
+            return
+        if calls < 0:
+            raise ValueError(f"cannot reserve a negative number of calls ({calls})")
+        if calls > self.burst:
+            raise ValueError(
+                f"cannot reserve {calls} Genesys calls at once: a reservation is capped at the bucket's burst of "
+                f"{self.burst}; reserve the work in parts"
+            )
+        cost = calls * self.interval_micros
+        slack = (self.burst - calls) * self.interval_micros
+        for _ in range(self._max_attempts):
+            now = self._now()
+            limit = now + slack  # the latest ``tat`` that still holds ``calls`` tokens
+            seen = self._seen_tat
+            try:
+                if seen is not None and seen >= now:
+                    answer = self._update(
+                        "SET tat = tat + :cost",
+                        "tat BETWEEN :now AND :limit",
+                        {":cost": cost, ":now": now, ":limit": limit},
+                    )
+                else:
+                    answer = self._update(
+                        "SET tat = :tat",
+                        "attribute_not_exists(tat) OR tat < :now",
+                        {":tat": now + cost, ":now": now},
+                    )
+            except self._conditional_failed as exc:
+                actual = _stored_tat(exc)
+                self._seen_tat = actual
+                if actual is not None and actual > limit:
+                    raise self._empty(calls, math.ceil((actual - limit) / MICROS)) from None
+                continue  # the other branch applies now: try it (bounded)
+            self._seen_tat = int(answer["Attributes"]["tat"])
+            return
+        raise self._empty(calls, 1, contended=True)
+
+    def refund(self, calls: int) -> None:
+        """Give back ``calls`` reserved but not sent. Never fills the bucket above its capacity; best effort (a
+        refund lost to a concurrent update only leaves the bucket emptier, never over-granting)."""
+        calls = min(calls, self.burst)
+        if calls <= 0:
+            return
+        try:
+            self._refund(calls)
+        except GenesysUnavailable:
+            logger.warning("Genesys rate budget: a refund of %d call(s) was lost (table unavailable)", calls)
+
+    def _refund(self, calls: int) -> None:
+        cost = calls * self.interval_micros
+        now = self._now()
+        try:
+            answer = self._update("SET tat = tat - :cost", "tat >= :floor", {":cost": cost, ":floor": now + cost})
+        except self._conditional_failed as exc:
+            actual = _stored_tat(exc)
+            self._seen_tat = actual
+            if actual is None or actual <= now:
+                return  # already full
+            try:  # less than ``calls`` of debt: the refund fills the bucket, no more
+                answer = self._update(
+                    "SET tat = :now", "tat BETWEEN :now AND :floor", {":now": now, ":floor": now + cost}
+                )
+            except self._conditional_failed as again:
+                self._seen_tat = _stored_tat(again)
+                return
+        self._seen_tat = int(answer["Attributes"]["tat"])
+
+    def back_off(self, seconds: int) -> None:
+        """A real 429 said wait ``seconds``: empty the bucket so that no Lambda of the deployment gets a token before
+        then (the first one refills ``seconds`` from now). Only ever moves the bucket's state forward."""
+        if seconds <= 0:
+            return
+        tat = self._now() + seconds * MICROS + (self.burst - 1) * self.interval_micros
+        try:
+            self._update("SET tat = :tat", "attribute_not_exists(tat) OR tat < :tat", {":tat": tat})
+        except self._conditional_failed as exc:
+            self._seen_tat = _stored_tat(exc)
+            return
+        except GenesysUnavailable:  # the 429 itself still makes this step wait; the others find out by theirs
+            logger.warning("Genesys rate budget: a back-off of %d s was not shared (table unavailable)", seconds)
+            return
+        self._seen_tat = tat
+
+    def available(self) -> float:
+        """Tokens in the bucket now, by this container's clock (never negative). One consistent read."""
+        item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
+        now = self._now()
+        if "tat" not in item:
+            return float(self.burst)
+        debt = max(0, int(item["tat"]) - now)
+        return max(0.0, self.burst - debt / self.interval_micros)
+
+    # ---- step-level reservations -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def reservation(self, calls: int) -> Iterator[Reservation]:
+        """Reserve ``calls`` for the block; ``spend`` inside it draws from them, and what was not spent is refunded
+        on the way out (exception or not)."""
+        self.reserve(calls)
+        held = Reservation(self, calls)
+        token = _ACTIVE.set(held)
+        try:
+            yield held
+        finally:
+            _ACTIVE.reset(token)
+            held.close()
+
+    def spend(self) -> None:
+        """One call is about to be sent: paid from the active reservation of this budget when there is one (and it
+        has calls left), else reserved now."""
+        held = _ACTIVE.get()
+        if held is not None and held.budget is self:
+            held.take()
+        else:
+            self.reserve(1)
+
+    # ---- internals -----------------------------------------------------------------------------------------------
+
+    def _update(self, update: str, condition: str, values: dict[str, int]) -> Any:
+        try:
+            return self._table.update_item(
+                Key=self._key,
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._conditional_failed:
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            raise GenesysUnavailable(
+                f"the Genesys rate budget is unavailable ({code or type(exc).__name__}): nothing was sent",
+                source="budget",
+            ) from exc
+
+    def _empty(self, calls: int, seconds: int, *, contended: bool = False) -> GenesysRateLimited:
+        reason = "too many concurrent reservations" if contended else "the bucket is empty"
+        return GenesysRateLimited(
+            f"Genesys rate budget: {reason} for {calls} call(s) ({self.per_minute}/minute)",
+            retry_after_seconds=max(1, seconds),
+            source="budget",
+        )
+
+
+class Reservation:
+    """Calls reserved for a step. ``take`` pays for one call from it (reserving one more when it is spent)."""
+
+    def __init__(self, budget: RateBudget, reserved: int) -> None:
+        self.budget = budget
+        self.reserved = reserved
+        self.spent = 0
+        self._closed = False
+
+    @property
+    def left(self) -> int:
+        return max(0, self.reserved - self.spent)
+
+    def take(self) -> None:
+        if self.spent >= self.reserved:
+            self.budget.reserve(1)
+            self.reserved += 1
+        self.spent += 1
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.budget.refund(self.left)
+
+
+_ACTIVE: ContextVar[Reservation | None] = ContextVar("presence_manager_rate_reservation", default=None)
+
+
+def _stored_tat(exc: Any) -> int | None:
+    """``tat`` of the item a failed conditional update returned (``ALL_OLD``, low-level form), if any."""
+    item = exc.response.get("Item") or {}
+    value = item.get("tat")
+    return int(value["N"]) if value else None
