@@ -398,6 +398,10 @@ def change_states() -> dict[str, State]:
     }
 
 
+def _paused(next_state: str) -> State:
+    return {"Variable": "$.batch.pause.retryAfterSeconds", "NumericGreaterThan": 0, "Next": next_state}
+
+
 def _count_is(status: str, next_state: str) -> State:
     return {"Variable": f"$.batch.counts.{status}", "NumericGreaterThan": 0, "Next": next_state}
 
@@ -451,6 +455,7 @@ def batch_states() -> dict[str, State]:
         "AfterLockedUpdate": {
             "Type": "Choice",
             "Choices": [
+                _paused("BatchPaused"),
                 _count_is("unconfirmed", "UnconfirmedWriteBudgetLeft"),
                 _count_is("moved", "ConflictBudgetLeft"),
                 _count_is("waiting", "LeaseBudgetLeft"),
@@ -462,20 +467,13 @@ def batch_states() -> dict[str, State]:
         **_lease_loop({"ReadLeaseWait": _wait_seconds("$.batch.waitSeconds", "ReadLeaseWait", "WaitForLease")}),
         **_unconfirmed_write_loop(),
         "SkillOverride": _batch_task("SkillOverrideFunction", "AfterSkillOverride", "SkillOverrideRateLimited"),
-        "AfterSkillOverride": {
-            "Type": "Choice",
-            "Comment": "A 429 part-way through the agents' skills pauses the batch: the same Retry-After wait.",
-            "Choices": [
-                {"Variable": "$.batch.pause.retryAfterSeconds", "NumericGreaterThan": 0, "Next": "SkillOverridePaused"}
-            ],
-            "Default": "Export",
-        },
-        "SkillOverridePaused": _wait_seconds(
-            "$.batch.pause.retryAfterSeconds", "SkillOverridePaused", "SkillOverrideResumes"
-        ),
-        "SkillOverrideResumes": {
+        "AfterSkillOverride": {"Type": "Choice", "Choices": [_paused("BatchPaused")], "Default": "Export"},
+        "BatchPaused": _wait_seconds("$.batch.pause.retryAfterSeconds", "BatchPaused", "BatchResumesAt"),
+        "BatchResumesAt": {
             "Type": "Pass",
-            "Result": "SkillOverride",
+            "Comment": "A 429 part-way through a batch step paused it, keeping what its agents went through: the "
+            "same Retry-After wait, then the step (LockedUpdate: Validate) runs again for the agents left.",
+            "InputPath": "$.batch.pause.resumeAt",
             "ResultPath": "$.resumeAt",
             "Next": "RateLimitBudgetLeft",
         },

@@ -102,6 +102,14 @@ class ResolvedTemplate:
         if kind == "AWS::IAM::Role":
             name = f"{STACK}-{logical}"
             return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
+        if kind == "AWS::KMS::Key":
+            # A placeholder id: moto assigns the key's id when the stack creates it (``LocalRuntime``), and the
+            # runtime puts the real one here and in the functions' environment.
+            key_id = f"{STACK}-{logical}"
+            return {"Ref": key_id, "Arn": pseudo.format(service="kms", resource=f"key/{key_id}"), "KeyId": key_id}
+        if kind == "AWS::KMS::Alias":
+            name = self.resolve(properties["AliasName"])
+            return {"Ref": name}
         return {"Ref": f"{STACK}-{logical}", "Arn": pseudo.format(service="local", resource=logical)}
 
     def resolve(self, value: Any) -> Any:
@@ -445,6 +453,7 @@ class LocalRuntime:
         self._dispatcher: LambdaDispatcher | None = None
         self._saved_env: dict[str, str | None] = {}
         self._saved_stdout: Any = None
+        self._patched: list[tuple[Any, str, Any]] = []
 
     def __enter__(self) -> LocalRuntime:
         return self
@@ -489,6 +498,7 @@ class LocalRuntime:
             self._simulator = start_simulator(port=sim_port)
             self.sim_url = self._simulator.url
 
+        self._serialise_dynamodb_items()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()
         port = self._moto._server.server_port  # the real one when 0 was asked for
@@ -546,6 +556,7 @@ class LocalRuntime:
     def _create_resources(self) -> None:
         assert self.template is not None and self._dispatcher is not None
         template = self.template
+        self._create_keys()
         iam = self.boto3_client("iam")
         role = iam.create_role(
             RoleName=f"{STACK}-exec", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -609,6 +620,56 @@ class LocalRuntime:
                 type=spec["Properties"].get("Type", "STANDARD"),
             )
 
+    def _create_keys(self) -> None:
+        """The template's KMS keys and aliases. moto assigns a key its id, so the key's ``Ref``/``Arn`` are known
+        only now: they replace the placeholders in the resolved template, and every function environment variable
+        that changes with them (``GENESYS_TOKEN_KMS_KEY_ID``) is set again, before any handler is loaded."""
+        assert self.template is not None
+        template = self.template
+        keys = template.of_type("AWS::KMS::Key")
+        if not keys:
+            return
+        environment = template.function_environment()
+        kms = self.boto3_client("kms")
+        for logical, spec in keys.items():
+            properties = spec.get("Properties", {})
+            options: dict[str, Any] = {"Description": template.resolve(properties.get("Description", logical))}
+            if "KeyPolicy" in properties:
+                options["Policy"] = json.dumps(template.resolve(properties["KeyPolicy"]))
+            metadata = kms.create_key(**options)["KeyMetadata"]
+            if properties.get("EnableKeyRotation"):
+                kms.enable_key_rotation(KeyId=metadata["KeyId"])
+            template.physical[logical] = {"Ref": metadata["KeyId"], "Arn": metadata["Arn"], "KeyId": metadata["KeyId"]}
+        for logical, spec in template.of_type("AWS::KMS::Alias").items():
+            properties = spec["Properties"]
+            kms.create_alias(
+                AliasName=template.physical[logical]["Ref"], TargetKeyId=template.resolve(properties["TargetKeyId"])
+            )
+        changed = template.function_environment()
+        self._set_env({name: value for name, value in changed.items() if environment.get(name) != value})
+
+    def _serialise_dynamodb_items(self) -> None:
+        """DynamoDB applies each conditional write to an item atomically; moto's backend, serving the stack's
+        Lambdas from several threads, does not. The shared rate budget and token (conditional updates from every
+        Lambda at once) rely on it, so single-item operations are serialised while the stack runs."""
+        from moto.dynamodb.models import DynamoDBBackend
+
+        lock = threading.RLock()
+        for name in ("get_item", "put_item", "update_item", "delete_item"):
+            original = getattr(DynamoDBBackend, name)
+
+            def serialised(backend: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+                with lock:
+                    return __original(backend, *args, **kwargs)
+
+            self._patched.append((DynamoDBBackend, name, original))
+            setattr(DynamoDBBackend, name, serialised)
+
+    def _unpatch(self) -> None:
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched = []
+
     def _reset_caches(self) -> None:
         """Process-wide caches of a warm Lambda, dropped so they pick up this stack's environment."""
         from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
@@ -639,6 +700,7 @@ class LocalRuntime:
             self._simulator.stop()
         if self._dispatcher is not None:
             self._dispatcher.uninstall()
+        self._unpatch()
         if self._saved_stdout is not None:
             sys.stdout = self._saved_stdout
         if self._output is not None:

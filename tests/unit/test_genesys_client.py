@@ -6,13 +6,16 @@ the settings that say where Genesys is."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+import boto3
 import httpx
 import pytest
+from moto import mock_aws
 from pydantic import SecretStr, ValidationError
 
 from presence_manager.errors import (
@@ -27,7 +30,8 @@ from presence_manager.errors import (
     InvalidRequest,
 )
 from presence_manager.genesys.auth import TokenProvider
-from presence_manager.genesys.client import GenesysClient, path_segment
+from presence_manager.genesys.budget import RateBudget
+from presence_manager.genesys.client import GenesysClient, path_segment, shared_state
 from presence_manager.genesys.models import (
     MutableUserPresence,
     PresenceDefinition,
@@ -35,7 +39,8 @@ from presence_manager.genesys.models import (
     UserRoutingSkillPost,
 )
 from presence_manager.genesys.settings import GenesysSettings, parse_retry_after
-from tests.aws_tables import mocked_aws_environment
+from presence_manager.genesys.token_store import SharedTokenStore
+from tests.aws_tables import create_table_from_template, mocked_aws_environment
 
 API = "https://api.mypurecloud.com"
 USER = "6f1c1e1a-8d0e-4a43-9d4e-2b8a4c7f0a11"
@@ -916,3 +921,298 @@ def test_credentials_come_from_the_secrets_manager_secret_when_not_in_the_enviro
     assert client_id == "cid"
     assert secret.get_secret_value() == "shh"
     assert "shh" not in repr(secret), "the secret never prints"
+
+
+# ---- one token and one rate budget for the deployment ---------------------------------------------------------------
+
+AGENT_TABLE = "agents"
+
+
+class FixedClock:
+    """The budget's clock: stands still unless moved, so the bucket refills only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Deployment:
+    """The mocked AWS account of one deployment: its agent table and token key, shared by its 'containers'."""
+
+    dynamodb: Any
+    kms: Any
+    key_id: str
+    clock: FixedClock
+
+    def budget(self, **kwargs: Any) -> RateBudget:
+        """One container's view of the budget: 70/minute, burst 10, refilling one call a second on ``clock``."""
+        options: dict[str, Any] = {"per_minute": 70, "burst": 10, "spend_within_seconds": 0, "clock": self.clock}
+        return RateBudget(self.dynamodb, AGENT_TABLE, **{**options, **kwargs})
+
+    def store(self) -> SharedTokenStore:
+        return SharedTokenStore(self.dynamodb, AGENT_TABLE, self.kms, self.key_id)
+
+    def container(
+        self, org: Org, *, budget: RateBudget | None = None, store: SharedTokenStore | None = None, **env: Any
+    ) -> GenesysClient:
+        """One warm Lambda's client, as ``client_from_env`` builds it (the provider built by the client)."""
+        return GenesysClient(
+            make_settings(**env),
+            http=httpx.Client(transport=httpx.MockTransport(org.handle)),
+            sleep=lambda _: None,
+            budget=budget,
+            token_store=store,
+        )
+
+    def raw_item(self, pk: str) -> dict[str, Any]:
+        table = boto3.client("dynamodb")
+        return table.get_item(TableName=AGENT_TABLE, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item") or {}
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    mocked_aws_environment(monkeypatch)
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb")
+        create_table_from_template(dynamodb, "AgentTable", AGENT_TABLE)
+        kms = boto3.client("kms")
+        key_id = kms.create_key(Description="genesys token")["KeyMetadata"]["KeyId"]
+        yield Deployment(dynamodb, kms, key_id, FixedClock())
+
+
+def test_given_no_shared_state_table_then_nothing_is_shared_and_no_aws_client_is_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from presence_manager import dependencies
+
+    def no_aws(*_: Any) -> Any:
+        raise AssertionError("no AWS client without AGENT_TABLE_NAME")
+
+    monkeypatch.setattr(dependencies, "dynamodb", no_aws)
+    monkeypatch.setattr(dependencies, "aws_client", no_aws)
+    monkeypatch.setenv("GENESYS_TOKEN_KMS_KEY_ID", "alias/anything")
+    settings = make_settings()
+    assert (settings.shared_state_table, settings.token_kms_key_id) == (None, "alias/anything")
+    assert shared_state(settings) == (None, None)
+    assert shared_state(make_settings(AGENT_TABLE_NAME="  ")) == (None, None), "a blank name is unset"
+
+
+def test_given_the_deployment_environment_then_client_from_env_pays_from_the_budget_and_shares_the_token(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from presence_manager import dependencies
+    from presence_manager.genesys import client as client_module
+
+    for name, value in {
+        "GENESYS_REGION": "mypurecloud.com",
+        "GENESYS_CLIENT_ID": "id",
+        "GENESYS_CLIENT_SECRET": "secret",
+        "AGENT_TABLE_NAME": AGENT_TABLE,
+        "GENESYS_RATE_PER_MINUTE": "120",
+        "GENESYS_RATE_BURST": "",
+        "GENESYS_TOKEN_KMS_KEY_ID": deployment.key_id,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(dependencies, "dynamodb", lambda: deployment.dynamodb)
+    monkeypatch.setattr(dependencies, "aws_client", lambda service: {"kms": deployment.kms}[service])
+    monkeypatch.setattr(client_module, "_shared", None)
+    client = client_module.client_from_env()
+    assert client is client_module.client_from_env(), "one client per warm Lambda"
+    assert client.budget is not None
+    assert (client.budget.per_minute, client.budget.burst) == (120, 12), "no GENESYS_RATE_BURST: a tenth"
+    assert client._tokens.shared
+
+    monkeypatch.delenv("GENESYS_TOKEN_KMS_KEY_ID")
+    budget, store = shared_state(GenesysSettings())
+    assert budget is not None and store is None, "without a key the token stays in each container"
+
+
+def test_the_rate_settings_default_to_genesys_limits_and_refuse_an_impossible_burst() -> None:
+    settings = make_settings()
+    assert (settings.rate_per_minute, settings.rate_burst) == (300, None)
+    assert make_settings(GENESYS_RATE_PER_MINUTE="600", GENESYS_RATE_BURST="50").rate_burst == 50
+    with pytest.raises(ValidationError, match="GENESYS_RATE_BURST must be below"):
+        make_settings(GENESYS_RATE_PER_MINUTE="60", GENESYS_RATE_BURST="60")
+    with pytest.raises(ValidationError):
+        make_settings(GENESYS_RATE_PER_MINUTE="1")
+
+
+def test_given_a_budget_then_every_api_request_pays_one_call_and_the_login_pays_none(
+    org: Org, deployment: Deployment
+) -> None:
+    budget = deployment.budget()
+    client = deployment.container(org, budget=budget)
+    for _ in range(10):  # the whole burst; the login before the first one is not an API request
+        client.get_user_presence(USER)
+    assert org.tokens_issued == 1 and org.api_calls() == 10
+    assert budget.available() == 0
+    with pytest.raises(GenesysRateLimited):
+        client.get_user_presence(USER)
+    deployment.clock.now += 3
+    client.get_user_presence(USER)
+    client.get_user_presence(USER)
+    assert org.api_calls() == 12, "the bucket refills at its rate"
+
+
+@pytest.mark.parametrize("write", [True, False])
+def test_given_an_empty_budget_then_the_call_is_rate_limited_like_a_429_and_nothing_is_sent(
+    org: Org, deployment: Deployment, write: bool
+) -> None:
+    other_container = deployment.budget()
+    other_container.reserve(10)
+    client = deployment.container(org, budget=deployment.budget())
+    with pytest.raises(GenesysRateLimited) as raised:
+        if write:
+            client.patch_user_presence(USER, "d2", None)
+        else:
+            client.get_user_presence(USER)
+    assert raised.value.retry_after_seconds == 1, "one call refills in a second"
+    assert details(raised.value)["retryAfterSeconds"] == 1, "what the state machine's Wait reads"
+    assert details(raised.value)["source"] == "budget"
+    assert org.api_calls() == 0
+
+
+def test_given_a_real_429_then_every_container_waits_out_its_retry_after_without_drawing_its_own(
+    org: Org, deployment: Deployment
+) -> None:
+    org.on(PRESENCE_PATH, status(429, **{"Retry-After": "20"}))
+    first = deployment.container(org, budget=deployment.budget())
+    second = deployment.container(org, budget=deployment.budget())
+    with pytest.raises(GenesysRateLimited) as drew:
+        first.get_user_presence(USER)
+    assert drew.value.retry_after_seconds == 20
+    with pytest.raises(GenesysRateLimited) as waits:
+        second.get_user_presence(USER)
+    assert waits.value.retry_after_seconds == 20 and details(waits.value)["source"] == "budget"
+    assert org.api_calls(PRESENCE_PATH) == 1, "the second container sent nothing"
+    deployment.clock.now += 20
+    second.get_user_presence(USER)
+    assert org.api_calls(PRESENCE_PATH) == 2
+
+
+def test_a_token_endpoint_429_leaves_the_budget_alone(org: Org, deployment: Deployment) -> None:
+    budget = deployment.budget()
+    org.token_answers.append(status(429, {"message": "slow down"}, **{"Retry-After": "30"}))
+    with pytest.raises(GenesysRateLimited):
+        deployment.container(org, budget=budget).get_user_presence(USER)
+    assert budget.available() == 10, "the login is limited apart from the token's API budget"
+
+
+def test_a_401_and_its_repeat_are_two_requests_and_pay_two_calls(org: Org, deployment: Deployment) -> None:
+    budget = deployment.budget()
+    org.on(PRESENCE_PATH, status(401))
+    deployment.container(org, budget=budget).get_user_presence(USER)
+    assert org.api_calls(PRESENCE_PATH) == 2
+    assert budget.available() == 8
+
+
+def test_a_download_elsewhere_pays_nothing_and_one_on_the_api_host_pays_one(org: Org, deployment: Deployment) -> None:
+    budget = deployment.budget()
+    client = deployment.container(org, budget=budget, GENESYS_DOWNLOAD_HOSTS="files.example.org")
+    search_answering(org, "https://files.example.org/dl/1")
+    org.on("/dl/1", ok(SCHEDULES))
+    client.search_agent_schedules(MU, NOW, NOW, [USER])
+    assert budget.available() == 9, "the search only"
+    search_answering(org, "https://api.mypurecloud.com/dl/1")
+    org.on("/dl/1", ok(SCHEDULES))
+    client.search_agent_schedules(MU, NOW, NOW, [USER])
+    assert budget.available() == 7
+
+
+def test_given_a_reservation_then_the_steps_calls_draw_from_it_and_what_is_left_goes_back(
+    org: Org, deployment: Deployment
+) -> None:
+    budget = deployment.budget()
+    client = deployment.container(org, budget=budget)
+    client.get_user_presence(USER)  # the login, out of the way
+    with client.reserved(5):
+        assert budget.available() == 4, "reserved at once"
+        client.get_user_presence(USER)
+        client.patch_user_presence(USER, "d2", None)
+        assert budget.available() == 4, "paid from the reservation"
+    assert budget.available() == 7, "three unspent calls given back"
+    deployment.clock.now += 3
+    with client.reserved(500):  # more than the burst: the burst up front, the rest paid as it is made
+        assert budget.available() == 0
+        for _ in range(11):
+            deployment.clock.now += 1
+            client.get_user_presence(USER)
+    assert budget.available() == 9, "eleven sent: the ten reserved, the eleventh paid when it was made"
+
+
+def test_given_a_reservation_the_bucket_cannot_pay_then_nothing_is_reserved_and_nothing_sent(
+    org: Org, deployment: Deployment
+) -> None:
+    budget = deployment.budget()
+    budget.reserve(7)
+    client = deployment.container(org, budget=budget)
+    with pytest.raises(GenesysRateLimited) as raised, client.reserved(5):
+        client.get_user_presence(USER)
+    assert raised.value.retry_after_seconds == 2, "the seconds until five calls are there"
+    assert org.api_calls() == 0 and budget.available() == 3
+
+
+def test_without_a_budget_a_reservation_does_nothing(org: Org) -> None:
+    client = make_client(org)
+    assert client.budget is None
+    with client.reserved(5):
+        client.get_user_presence(USER)
+    assert org.api_calls() == 1
+
+
+def test_given_the_budget_table_unreachable_then_the_call_is_unavailable_and_nothing_is_sent(
+    org: Org, deployment: Deployment
+) -> None:
+    budget = RateBudget(deployment.dynamodb, "no-such-table")
+    with pytest.raises(GenesysUnavailable, match="rate budget is unavailable"):
+        deployment.container(org, budget=budget).patch_user_presence(USER, "d2", None)
+    assert org.api_calls() == 0
+
+
+def test_given_the_shared_token_then_containers_log_in_once_and_the_table_holds_it_encrypted(
+    org: Org, deployment: Deployment
+) -> None:
+    containers = [deployment.container(org, store=deployment.store()) for _ in range(3)]
+    for client in containers:
+        client.get_user_presence(USER)
+    assert org.tokens_issued == 1
+    assert {r.headers["Authorization"] for r in org.requests if r.url.path == PRESENCE_PATH} == {"Bearer t1"}
+    item = deployment.raw_item("TOKEN#genesys")
+    ciphertext = item["ciphertext"]["B"]
+    assert b"t1" not in ciphertext, "stored encrypted, never in clear"
+    context = {"purpose": "genesys-oauth-token", "item": "TOKEN#genesys"}
+    assert deployment.kms.decrypt(CiphertextBlob=ciphertext, EncryptionContext=context)["Plaintext"] == b"t1"
+
+
+def test_given_a_401_then_one_refresh_serves_every_container(org: Org, deployment: Deployment) -> None:
+    first = deployment.container(org, store=deployment.store())
+    second = deployment.container(org, store=deployment.store())
+    first.get_user_presence(USER)
+    second.get_user_presence(USER)
+    assert org.tokens_issued == 1
+
+    def refuse_t1(request: httpx.Request) -> httpx.Response:
+        if request.headers["Authorization"] == "Bearer t1":
+            return httpx.Response(401, json={"message": "token revoked", "status": 401})
+        return httpx.Response(200, json=PRESENCE)
+
+    org.on(PRESENCE_PATH, *[refuse_t1] * 4)
+    first.get_user_presence(USER)  # 401, rejects t1 for everybody, refreshes: t2
+    second.get_user_presence(USER)  # still holds t1 in memory: 401, then the t2 the first one stored
+    assert org.tokens_issued == 2, "the second container did not log in"
+    sent = [r.headers["Authorization"] for r in org.requests if r.url.path == PRESENCE_PATH][2:]
+    assert sent == ["Bearer t1", "Bearer t2", "Bearer t1", "Bearer t2"]
+
+
+def test_unshared_a_401_for_a_token_already_replaced_does_not_log_in_again(org: Org) -> None:
+    client = make_client(org)
+    client.get_user_presence(USER)
+    client._tokens.invalidate("t1")
+    client.get_user_presence(USER)
+    assert org.tokens_issued == 2
+    client._tokens.invalidate("t1")  # a late 401 of another thread, for the token already replaced
+    client.get_user_presence(USER)
+    assert org.tokens_issued == 2

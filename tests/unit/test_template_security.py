@@ -85,6 +85,23 @@ def statements(stack: Stack, logical: str) -> list[dict[str, Any]]:
     return stack.resolve(stack.properties(logical)["PolicyDocument"]["Statement"])
 
 
+def secret_statements(stack: Stack) -> list[dict[str, Any]]:
+    """The statements of the Genesys-calling functions' managed policy that read the credentials secret (the
+    secret itself, and its customer-managed key through Secrets Manager)."""
+    return [
+        statement
+        for statement in statements(stack, "GenesysCredentialsReadPolicy")
+        if statement["Action"] == "secretsmanager:GetSecretValue"
+        or "kms:ViaService" in statement.get("Condition", {}).get("StringEquals", {})
+    ]
+
+
+def shared_state_statements(stack: Stack) -> list[dict[str, Any]]:
+    """The rest of that policy: the deployment's shared token and rate budget."""
+    secret = secret_statements(stack)
+    return [s for s in statements(stack, "GenesysCredentialsReadPolicy") if s not in secret]
+
+
 def iam_matches(pattern: str, arn: str) -> bool:
     """IAM's ARN wildcards: ``*`` any run of characters, ``?`` exactly one (fnmatch has the same two, and no others
     matter here: the pattern holds no ``[``)."""
@@ -96,7 +113,7 @@ def iam_matches(pattern: str, arn: str) -> bool:
 
 
 def test_a_secret_given_by_name_is_granted_as_that_secret_with_any_six_character_suffix_and_nothing_else() -> None:
-    (grant,) = statements(Stack(), "GenesysCredentialsReadPolicy")
+    (grant,) = secret_statements(Stack())
     assert grant["Action"] == "secretsmanager:GetSecretValue"
     resource = grant["Resource"]
     assert resource == f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{SECRET_NAME}-??????"
@@ -114,13 +131,13 @@ def test_the_secret_is_an_arn_exactly_when_the_value_starts_with_arn_colon(secre
 
 
 def test_a_secret_given_by_arn_is_granted_as_exactly_that_arn() -> None:
-    (grant,) = statements(Stack(GenesysCredentialsSecretId=SECRET_ARN), "GenesysCredentialsReadPolicy")
+    (grant,) = secret_statements(Stack(GenesysCredentialsSecretId=SECRET_ARN))
     assert grant["Resource"] == SECRET_ARN
 
 
 def test_a_customer_managed_key_is_granted_decrypt_only_through_secrets_manager_and_only_when_given() -> None:
-    assert len(statements(Stack(), "GenesysCredentialsReadPolicy")) == 1
-    _, decrypt = statements(Stack(GenesysCredentialsKmsKeyArn=KEY_ARN), "GenesysCredentialsReadPolicy")
+    assert len(secret_statements(Stack())) == 1
+    _, decrypt = secret_statements(Stack(GenesysCredentialsKmsKeyArn=KEY_ARN))
     assert decrypt == {
         "Effect": "Allow",
         "Action": "kms:Decrypt",
@@ -140,6 +157,67 @@ def test_exactly_the_functions_that_call_genesys_read_the_secret_through_the_one
         if {"Ref": "GenesysCredentialsReadPolicy"} in policies:
             readers.add(logical)
     assert readers == GENESYS_FUNCTIONS  # Export and Record never call Genesys
+
+
+def calls_in(module: str, attribute: str) -> set[str]:
+    """``self.<attribute>.<call>(`` in a module of the core library, as IAM actions' names (``update_item`` ->
+    ``UpdateItem``)."""
+    text = (ROOT / "layers/core/presence_manager" / module).read_text()
+    calls = set(re.findall(rf"self\.{attribute}\.(\w+)\(", text))
+    assert calls, f"{module} no longer calls {attribute} as self.{attribute}.<call>(...)"
+    return {"".join(part.title() for part in call.split("_")) for call in calls}
+
+
+def test_the_shared_token_and_budget_are_granted_exactly_their_two_items_and_their_calls() -> None:
+    """The grant follows the code: the table calls of budget.py and token_store.py, only on the items they use."""
+    from presence_manager.genesys.budget import BUDGET_KEY_PREFIX
+    from presence_manager.genesys.token_store import TOKEN_KEY_PREFIX
+
+    stack = Stack()
+    table, key = shared_state_statements(stack)
+    used = calls_in("genesys/budget.py", "_table") | calls_in("genesys/token_store.py", "_table")
+    assert table == {
+        "Effect": "Allow",
+        "Action": sorted(f"dynamodb:{call}" for call in used),
+        "Resource": stack.template.physical["AgentTable"]["Arn"],
+        "Condition": {
+            "ForAllValues:StringEquals": {
+                "dynamodb:LeadingKeys": [f"{TOKEN_KEY_PREFIX}genesys", f"{BUDGET_KEY_PREFIX}genesys"]
+            }
+        },
+    }
+    assert key["Action"] == sorted(f"kms:{call}" for call in calls_in("genesys/token_store.py", "_kms"))
+    assert key["Resource"] == stack.template.physical["GenesysTokenKey"]["Arn"]
+
+
+def test_the_token_key_is_granted_only_for_the_encryption_context_the_token_store_uses() -> None:
+    import boto3
+    from moto import mock_aws
+
+    from presence_manager.genesys.token_store import SharedTokenStore
+    from tests.aws_tables import create_table_from_template
+
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        create_table_from_template(dynamodb, "AgentTable", "agents")
+        store = SharedTokenStore(dynamodb, "agents", boto3.client("kms", region_name="us-east-1"), "key")
+    (_, key) = shared_state_statements(Stack())
+    context = {f"kms:EncryptionContext:{k}": v for k, v in store._context.items()}
+    assert key["Condition"] == {"StringEquals": context}
+
+
+def test_the_token_key_rotates_and_is_administered_by_the_account_through_iam() -> None:
+    stack = Stack()
+    key = stack.resolve(stack.properties("GenesysTokenKey"))
+    assert key["EnableKeyRotation"] is True
+    (statement,) = key["KeyPolicy"]["Statement"]
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    environment = stack.raw["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["GENESYS_TOKEN_KMS_KEY_ID"] == {"Ref": "GenesysTokenKey"}
+    assert environment["GENESYS_RATE_PER_MINUTE"] == {"Ref": "GenesysRequestsPerMinute"}
+    parameter = stack.raw["Parameters"]["GenesysRequestsPerMinute"]
+    assert (parameter["Default"], parameter["MinValue"]) == (300, 2)
+    assert "client.credentials.token.rate.per.minute" in parameter["Description"]
 
 
 def test_the_secret_parameter_names_every_permission_the_oauth_client_needs() -> None:

@@ -25,7 +25,7 @@ from presence_manager.errors import (
 from presence_manager.lease import AgentLease
 from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import ChangeRequest, SkillOverride
-from presence_manager.workflow.skill_override import apply_skill_overrides
+from presence_manager.workflow.skill_override import apply_skill_overrides, revert_request
 from presence_manager.workflow.validate import validate_change
 from tests.aws_tables import create_table_from_template, mocked_aws_environment
 from tests.fakes import FakeGenesys
@@ -331,9 +331,34 @@ def test_given_a_time_boxed_override_then_a_one_time_revert_schedule_restores_th
     revert = json.loads(schedule["Target"]["Input"])
     assert revert["revertOf"] == "chg-9"
     assert revert["skillOverrides"] == [
-        {"skillId": SKILL_OLD, "state": "active", "proficiency": 2.0, "revertAfterMinutes": None}
+        {
+            "skillId": SKILL_OLD,
+            "state": "active",
+            "proficiency": 2.0,
+            "revertAfterMinutes": None,
+            "expected": {"state": "active", "proficiency": 5.0},
+        }
     ]
     assert revert["presence"] is None, "a revert touches skills only"
+
+
+def test_given_an_admin_edit_during_the_override_window_then_the_revert_keeps_it(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    genesys.put_user_routing_skill(AGENT, genesys_skill(SKILL_OLD, 2.0, "active"))
+    genesys.put_user_routing_skill(AGENT, genesys_skill(SKILL_NEW, 1.0, "active"))
+    overrides = [{"skillId": SKILL_OLD, "proficiency": 5}, {"skillId": SKILL_NEW, "proficiency": 3}]
+    applied = apply_skill_overrides(
+        "chg-9", change(skillOverrides=overrides), genesys=genesys, scheduler=None, settings=SETTINGS, now=NOW
+    )
+    genesys.put_user_routing_skill(AGENT, genesys_skill(SKILL_OLD, 4.0, "active"))  # an admin's edit meanwhile
+    revert = revert_request("chg-9", change(skillOverrides=overrides), applied.changes)
+    genesys.calls.clear()
+    result = apply_skill_overrides("chg-r", revert, genesys=genesys, scheduler=None, settings=SETTINGS, now=NOW)
+    by_id = {c.skill_id: c for c in result.changes}
+    assert by_id[SKILL_OLD].skipped == "changed_since_override"
+    assert genesys.skills[AGENT][SKILL_OLD].proficiency == 4.0, "the admin's value stands"
+    assert by_id[SKILL_NEW].skipped is None and genesys.skills[AGENT][SKILL_NEW].proficiency == 1.0, "reverted"
 
 
 def genesys_skill(skill_id: str, proficiency: float, state: str) -> Any:

@@ -1,7 +1,16 @@
 """OAuth client credentials with a token cached until 60 s before it expires (never logged).
 
+With a ``SharedTokenStore`` (the deployment's one token, KMS-encrypted in the agent table, see token_store.py) the
+store decides when to log in: one writer for the whole deployment refreshes it, every other container reads it, and
+a 401 rejects that token for everybody (``invalidate``) so that one refresh serves them all. Without a store (unit
+tests, a client outside the deployment) this provider keeps its own token in memory, as before.
+
 The token endpoint is rate-limited too: its 429 is ``GenesysRateLimited`` with the same capped Retry-After as an API
-429 (the state machine waits it out), never "refused the OAuth client credentials"."""
+429 (the state machine waits it out), never "refused the OAuth client credentials". A login is not paid from the
+deployment's API rate budget (genesys/budget.py): that budget is the per-token API limit
+(``client.credentials.token.rate.per.minute``), which counts the requests made *with* a token; the token endpoint
+is limited separately, and the shared store is what keeps logins rare (one per token lifetime for the deployment,
+plus one per rejected token). A token-endpoint 429 therefore never empties the API budget either."""
 
 from __future__ import annotations
 
@@ -9,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 import httpx
 from pydantic import SecretStr
@@ -20,6 +30,9 @@ from presence_manager.genesys.settings import (
     DEFAULT_RETRY_AFTER_SECONDS,
     parse_retry_after,
 )
+
+if TYPE_CHECKING:
+    from presence_manager.genesys.token_store import SharedTokenStore
 
 REFRESH_MARGIN_SECONDS = 60
 #: Retry-After of a token-endpoint 429 when no settings are given (the client passes its settings' parser).
@@ -38,6 +51,7 @@ class TokenProvider:
         http: httpx.Client,
         clock: Callable[[], float] = time.monotonic,
         retry_after: Callable[[str | None], int] = DEFAULT_RETRY_AFTER,
+        store: SharedTokenStore | None = None,
     ) -> None:
         self._url = f"{login_url.rstrip('/')}/oauth/token"
         self._client_id = client_id
@@ -45,24 +59,44 @@ class TokenProvider:
         self._http = http
         self._clock = clock
         self._retry_after = retry_after
+        self._store = store
         self._lock = threading.Lock()
         self._token: SecretStr | None = None
         self._expires_at = 0.0
 
+    @property
+    def shared(self) -> bool:
+        """Whether the token is the deployment's shared one."""
+        return self._store is not None
+
     def token(self, *, timeout: float | None = None) -> str:
-        """The cached token, fetched first when missing or about to expire. ``timeout`` bounds that fetch (the
+        """The token to send, fetched first when missing or about to expire. ``timeout`` bounds that fetch (the
         client passes what is left of its call budget)."""
+        if self._store is not None:
+            return self._store.token(lambda: self._login(timeout))
         with self._lock:
             if self._token is None or self._clock() >= self._expires_at - REFRESH_MARGIN_SECONDS:
-                self._fetch(timeout)
-            assert self._token is not None
+                access_token, expires_in = self._login(timeout)
+                self._token = SecretStr(access_token)
+                self._expires_at = self._clock() + expires_in
             return self._token.get_secret_value()
 
-    def invalidate(self) -> None:
-        with self._lock:
-            self._token = None
+    def invalidate(self, rejected: str | None = None) -> None:
+        """Genesys answered 401 to ``rejected`` (the token a request carried; ``None``: whatever is current).
 
-    def _fetch(self, timeout: float | None) -> None:
+        Shared: the store never hands that token out again, in any container, and the next ``token`` refreshes it
+        unless another Lambda already did. Unshared: the token is dropped unless it is already a newer one (another
+        thread refreshed it meanwhile), so concurrent 401s of one container cost one login."""
+        if self._store is not None:
+            if rejected is not None:
+                self._store.reject(rejected)
+            return
+        with self._lock:
+            if rejected is None or (self._token is not None and self._token.get_secret_value() == rejected):
+                self._token = None
+
+    def _login(self, timeout: float | None) -> tuple[str, int]:
+        """One ``POST /oauth/token``: ``(access_token, expires_in)``."""
         extra = {} if timeout is None else {"timeout": httpx.Timeout(timeout, connect=min(5.0, timeout))}
         try:
             response = self._http.post(
@@ -91,5 +125,4 @@ class TokenProvider:
                 "Genesys Cloud refused the OAuth client credentials", status=status, path="/oauth/token"
             )
         answer = TokenResponse.model_validate(response.json())
-        self._token = SecretStr(answer.access_token)
-        self._expires_at = self._clock() + answer.expires_in
+        return answer.access_token, answer.expires_in

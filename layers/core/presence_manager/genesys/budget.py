@@ -64,11 +64,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from presence_manager.errors import GenesysRateLimited, GenesysUnavailable
+from presence_manager.genesys.settings import DEFAULT_PER_MINUTE
 
 logger = logging.getLogger(__name__)
 
 BUDGET_KEY_PREFIX = "BUDGET#"
-DEFAULT_PER_MINUTE = 300
 #: Seconds a reserved call may wait before it is sent (see the module docstring).
 DEFAULT_SPEND_WITHIN_SECONDS = 5.0
 DEFAULT_MAX_ATTEMPTS = 4

@@ -31,7 +31,23 @@ Untrusted input in URLs
     ``?``, ``#``, whitespace, control characters) is ``InvalidRequest(code="invalid_path_segment", field=...)`` before
     any request; accepted segments are percent-encoded all the same. A ``downloadUrl`` is followed only to the API
     host, a host of the API's environment domain or a ``GENESYS_DOWNLOAD_HOSTS`` host, over https (or the API's own
-    http loopback origin, i.e. the simulator); the bearer token only ever goes to the API host."""
+    http loopback origin, i.e. the simulator); the bearer token only ever goes to the API host.
+
+One token and one rate budget for the deployment
+    In a deployment (``client_from_env`` with ``AGENT_TABLE_NAME`` set) every Lambda draws from one ``RateBudget``
+    (budget.py: a token bucket in the agent table) and, with ``GENESYS_TOKEN_KMS_KEY_ID`` set, uses one
+    ``SharedTokenStore`` token (token_store.py). Every request to the API origin - each attempt, each retry, the
+    repeat after a 401, a ``downloadUrl`` on the API host - pays one call from the budget right before it is sent
+    (after its token is in hand, so that it leaves within the budget's ``spend_within_seconds``). An empty budget is
+    ``GenesysRateLimited(retryAfterSeconds)`` with nothing sent - the same error, and the same Wait in the state
+    machine, as a real 429 - and ``GenesysUnavailable`` when the budget's table cannot be reached (nothing sent
+    either). A real 429 from the API empties the budget for its Retry-After (``back_off``), so the other Lambdas wait
+    it out without drawing 429s of their own. ``reserved(calls)`` lets a step reserve what it is about to make in
+    one update (one wait for all of them, rather than a refusal half-way).
+    Not paid from the budget: the token endpoint (the budget is the per-token API limit, counting requests made with
+    a token; logins are limited separately and the shared token keeps them to one per token lifetime - see auth.py),
+    and a ``downloadUrl`` on another host (no bearer token, not the API). A token-endpoint 429 leaves the budget
+    alone."""
 
 from __future__ import annotations
 
@@ -39,10 +55,11 @@ import ipaddress
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -102,6 +119,10 @@ from presence_manager.genesys.models import (
 )
 from presence_manager.genesys.settings import GenesysSettings, load_credentials
 from presence_manager.observability import logger
+
+if TYPE_CHECKING:
+    from presence_manager.genesys.budget import RateBudget
+    from presence_manager.genesys.token_store import SharedTokenStore
 
 USER_AGENT = f"genesys-presence-manager/{__version__}"
 #: 5xx answers worth another try of a read (a write's 5xx is never retried: it may have been applied).
@@ -198,8 +219,14 @@ class GenesysClient:
         sleep: Callable[[float], None] = time.sleep,
         retry_attempts: int = 3,
         retry_max_wait: float = 2.0,
+        budget: RateBudget | None = None,
+        token_store: SharedTokenStore | None = None,
     ) -> None:
+        """``budget``: the deployment's rate budget every API request pays from (``None``: none kept here).
+        ``token_store``: the deployment's shared token, used by the provider this client builds (with ``tokens``
+        given, that provider decides)."""
         self._settings = settings
+        self._budget = budget
         self._http = http or httpx.Client(
             timeout=self._timeout(settings.timeout_seconds),
             headers={"User-Agent": USER_AGENT},
@@ -219,6 +246,7 @@ class GenesysClient:
                 client_secret,
                 http=self._http,
                 retry_after=settings.retry_after_seconds,
+                store=token_store,
             )
         self._tokens = tokens
         self._clock = clock
@@ -312,7 +340,9 @@ class GenesysClient:
         try:
             response = self._send(method, url, json=json, params=params, deadline=deadline)
             if response.status_code == 401:
-                self._tokens.invalidate()  # a 401 was not applied: repeating it, even a write, is safe
+                # A 401 was not applied: repeating it, even a write, is safe. The token it carried is rejected
+                # (for the whole deployment when it is the shared one), the repeat carries a fresh one.
+                self._tokens.invalidate(_bearer(response.request))
                 response = self._send(method, url, json=json, params=params, deadline=deadline)
                 if response.status_code == 401:
                     raise self._error(response, GenesysUnauthorized, "Genesys Cloud refused our token twice")
@@ -346,7 +376,10 @@ class GenesysClient:
                 raise _Retryable(error)
             raise error
         if status >= 400:
-            raise self._classify(response)
+            error = self._classify(response)
+            if isinstance(error, GenesysRateLimited) and self._budget is not None and self._is_api(url):
+                self._budget.back_off(error.retry_after_seconds)  # every Lambda waits it out, not only this one
+            raise error
         return response
 
     def _send(
@@ -355,9 +388,12 @@ class GenesysClient:
         """One HTTP exchange, its timeouts cut to what is left of the call's budget."""
         headers = {"Accept": "application/json"}
         parts = urlsplit(url)
-        if (parts.scheme.lower(), parts.netloc.lower()) == self._api_origin:  # our bearer token: the API host only
+        if self._is_api(url):  # our bearer token: the API host only
             token = self._tokens.token(timeout=self._time_left(method, parts.path, deadline))
             headers["Authorization"] = f"Bearer {token}"
+            if self._budget is not None:
+                # Paid right before sending, the token in hand: empty -> GenesysRateLimited, nothing sent.
+                self._budget.spend()
         started = time.perf_counter()
         response = self._http.request(
             method,
@@ -378,6 +414,33 @@ class GenesysClient:
             },
         )
         return response
+
+    def _is_api(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return (parts.scheme.lower(), parts.netloc.lower()) == self._api_origin
+
+    # ---- the deployment's rate budget ---------------------------------------------------------------------------
+
+    @property
+    def budget(self) -> RateBudget | None:
+        """The deployment's rate budget this client pays from, if any."""
+        return self._budget
+
+    @contextmanager
+    def reserved(self, calls: int) -> Iterator[None]:
+        """Reserve ``calls`` Genesys calls up front for the block (one conditional update), so that a step either
+        gets what it is about to make or waits once (``GenesysRateLimited``, nothing reserved, nothing sent) - never
+        a refusal half-way through its calls. The block's API requests draw from the reservation (more than
+        reserved: paid one by one); what is left is given back when the block ends, exception or not.
+
+        Reserve only what the block sends within the budget's ``spend_within_seconds`` (5 s): the budget's
+        guarantee assumes a reserved call leaves that soon. A reservation is capped at the budget's burst (30 at
+        300/minute); calls above it are paid as they are made. Without a budget this does nothing."""
+        if self._budget is None or calls <= 0:
+            yield
+            return
+        with self._budget.reservation(min(calls, self._budget.burst)):
+            yield
 
     def _time_left(self, method: str, path: str, deadline: float) -> float:
         """The timeout of the next exchange: the per-request timeout, cut to what is left of the call's budget.
@@ -717,6 +780,12 @@ class GenesysClient:
         return BuAgentSchedulesSearchResponse()
 
 
+def _bearer(request: httpx.Request) -> str | None:
+    """The token a request carried, if any."""
+    value = request.headers.get("Authorization", "")
+    return value[7:] if value[:7].lower() == "bearer " else None
+
+
 def _permissions(body: ErrorBody) -> list[str]:
     """The permissions a 403 names: ``messageParams`` values, or the ``a:b:c`` words of the message."""
     found: list[str] = []
@@ -732,9 +801,30 @@ _shared_lock = threading.Lock()
 
 
 def client_from_env() -> GenesysClient:
-    """One client per warm Lambda (pooled connections, cached token and definitions)."""
+    """One client per warm Lambda (pooled connections, cached token and definitions). In a deployment
+    (``AGENT_TABLE_NAME`` set) it pays from the deployment's rate budget, and with ``GENESYS_TOKEN_KMS_KEY_ID`` set
+    it uses the deployment's shared token; with neither it keeps to itself, as a client outside the deployment."""
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = GenesysClient(GenesysSettings())
+            settings = GenesysSettings()
+            budget, store = shared_state(settings)
+            _shared = GenesysClient(settings, budget=budget, token_store=store)
         return _shared
+
+
+def shared_state(settings: GenesysSettings) -> tuple[RateBudget | None, SharedTokenStore | None]:
+    """The deployment's rate budget and shared token store, as ``settings`` configure them (``None`` when not)."""
+    table = settings.shared_state_table
+    if table is None:
+        return None, None
+    from presence_manager import dependencies
+    from presence_manager.genesys.budget import RateBudget
+    from presence_manager.genesys.token_store import SharedTokenStore
+
+    dynamodb = dependencies.dynamodb()
+    budget = RateBudget(dynamodb, table, per_minute=settings.rate_per_minute, burst=settings.rate_burst)
+    store = None
+    if settings.token_kms_key_id is not None:
+        store = SharedTokenStore(dynamodb, table, dependencies.aws_client("kms"), settings.token_kms_key_id)
+    return budget, store

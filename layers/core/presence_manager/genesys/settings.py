@@ -11,6 +11,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from presence_manager.genesys.regions import REGIONS
 
+#: Genesys's default ``client.credentials.token.rate.per.minute`` (budget.py's default too).
+DEFAULT_PER_MINUTE = 300
+
 DEFAULT_RETRY_AFTER_CAP_SECONDS = 180
 DEFAULT_RETRY_AFTER_SECONDS = 3
 
@@ -57,8 +60,27 @@ class GenesysSettings(BaseSettings):
     definitions_cache_seconds: int = Field(default=300, ge=0, validation_alias="GENESYS_DEFINITIONS_CACHE_SECONDS")
     #: Extra hosts a ``downloadUrl`` may point to (comma-separated), besides the API host and its environment domain.
     download_hosts: Annotated[tuple[str, ...], NoDecode] = Field(default=(), validation_alias="GENESYS_DOWNLOAD_HOSTS")
+    #: The OAuth client's ``client.credentials.token.rate.per.minute`` (300 unless raised by a Genesys support case):
+    #: the deployment's shared rate budget (genesys/budget.py) keeps every window of 60 s under it.
+    rate_per_minute: int = Field(default=DEFAULT_PER_MINUTE, ge=2, validation_alias="GENESYS_RATE_PER_MINUTE")
+    #: The budget's burst (bucket capacity); unset: a tenth of ``rate_per_minute``.
+    rate_burst: int | None = Field(default=None, ge=1, validation_alias="GENESYS_RATE_BURST")
+    #: The table holding the shared token and rate budget (the agent table). Unset: nothing is shared - no rate
+    #: budget, and each container logs in by itself (unit tests, a client outside the deployment).
+    shared_state_table: str | None = Field(default=None, validation_alias="AGENT_TABLE_NAME")
+    #: The KMS key the shared token is encrypted with. Unset: the token is not shared (each container logs in).
+    token_kms_key_id: str | None = Field(default=None, validation_alias="GENESYS_TOKEN_KMS_KEY_ID")
 
-    @field_validator("region", "api_url_override", "login_url_override", "credentials_secret_id", mode="before")
+    @field_validator(
+        "region",
+        "api_url_override",
+        "login_url_override",
+        "credentials_secret_id",
+        "rate_burst",
+        "shared_state_table",
+        "token_kms_key_id",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -87,6 +109,8 @@ class GenesysSettings(BaseSettings):
             raise ValueError("set GENESYS_REGION, or GENESYS_API_URL and GENESYS_LOGIN_URL")
         if self.call_budget_seconds < self.timeout_seconds:
             raise ValueError("GENESYS_CALL_BUDGET_SECONDS must be at least GENESYS_TIMEOUT_SECONDS")
+        if self.rate_burst is not None and self.rate_burst >= self.rate_per_minute:
+            raise ValueError("GENESYS_RATE_BURST must be below GENESYS_RATE_PER_MINUTE")
         return self
 
     def retry_after_seconds(self, header: str | None) -> int:

@@ -119,9 +119,11 @@ class BatchAgent(WorkflowModel):
 
 
 class Pause(WorkflowModel):
-    """A step that stopped part-way on a 429 (or an empty budget): the Wait, then the same step resumes."""
+    """A step that stopped part-way on a 429 (or an empty budget), keeping what its agents went through: the same
+    Retry-After wait follows, then ``resume_at`` (LockedUpdate resumes at Validate: validated again after a wait)."""
 
     retry_after_seconds: int = 0
+    resume_at: Literal["Validate", "SkillOverride"] = "Validate"
 
 
 class BatchState(WorkflowModel):
@@ -200,6 +202,7 @@ def validate_batch(state: BatchState, *, genesys: GenesysClient, settings: AppSe
     observed = observe_batch(
         [agent.user_id for agent in todo],
         state.unit.reference() if state.unit else None,
+        schedule_users=[agent.user_id for agent in state.agents],
         dry_run=fields.dry_run,
         needs_schedule=target is not None and settings.policy_mode != "off",
         genesys=genesys,
@@ -239,6 +242,7 @@ def locked_update_batch(
     now: datetime,
 ) -> BatchState:
     """Leases, one bulk re-read, the per-agent precondition, one routing read, one bulk write, under the leases."""
+    state.pause = Pause()
     todo = state.in_status(TO_WRITE)
     held: list[BatchAgent] = []
     for agent in todo:
@@ -256,6 +260,8 @@ def locked_update_batch(
         if to_send:
             _write_all(state, to_send, genesys=genesys, lease=lease, settings=settings, now=now, wrote=written)
             settling = {agent.user_id for agent in to_send if agent.status == "unconfirmed"}
+    except GenesysRateLimited as error:  # nothing written by the call refused; what the agents went through stays
+        state.pause = Pause(retry_after_seconds=max(1, error.retry_after_seconds), resume_at="Validate")
     finally:
         for agent in held:
             if agent.user_id not in settling:
@@ -385,7 +391,7 @@ def skill_override_batch(
                 now=now,
             )
         except GenesysRateLimited as error:
-            state.pause = Pause(retry_after_seconds=max(1, error.retry_after_seconds))
+            state.pause = Pause(retry_after_seconds=max(1, error.retry_after_seconds), resume_at="SkillOverride")
             return state
         except PresenceManagerError as error:
             agent.finish(FAILED, error)
@@ -426,12 +432,16 @@ def export_batch(
 
 
 def finish_batch(state: BatchState, outcome: Outcome | None) -> None:
-    """Agents still unfinished take the batch's outcome (a loop's budget ran out, or the batch failed)."""
+    """Agents still unfinished take the batch's outcome (a loop's budget ran out, or the batch failed); an agent
+    is ``applied`` only if it was written, never because its batch ended well."""
     for agent in state.agents:
         if agent.status == "applied":
             agent.finish(APPLIED)
         elif agent.status in UNFINISHED:
-            agent.status, agent.outcome = "done", outcome or FAILED
+            ended = outcome if outcome not in (None, APPLIED) else FAILED
+            if ended == FAILED and agent.failure is None and outcome in (None, APPLIED):
+                agent.failure = caught(PresenceManagerError(f"the batch ended with this agent {agent.status}"))
+            agent.status, agent.outcome = "done", ended
 
 
 def batch_records(

@@ -40,13 +40,22 @@ class WorkflowModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class SkillValue(WorkflowModel):
+    state: Literal["active", "inactive", "deleted"] | None = None
+    proficiency: StrictFloat | None = Field(default=None, ge=0, le=5)
+
+
 class SkillOverride(WorkflowModel):
-    """Strict types: ``"3"`` is not a proficiency and ``"60"`` is not a number of minutes (never coerced)."""
+    """Strict types: ``"3"`` is not a proficiency and ``"60"`` is not a number of minutes (never coerced).
+
+    ``expected``: apply only if the skill still has this value (a revert carries what its override set, so an
+    admin's edit made during the override window is kept, not reverted away)."""
 
     skill_id: GenesysId
     state: Literal["active", "inactive", "deleted"] = "active"
     proficiency: StrictFloat | None = Field(default=None, ge=0, le=5)
     revert_after_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_REVERT_MINUTES)
+    expected: SkillValue | None = None
 
 
 class ChangeRequest(WorkflowModel):
@@ -140,17 +149,15 @@ class UpdateResult(WorkflowModel):
     reconciled: bool = Field(default=False, description="a write whose answer was lost was found to have landed")
 
 
-class SkillValue(WorkflowModel):
-    state: str | None = None
-    proficiency: float | None = None
-
-
 class SkillChange(WorkflowModel):
     skill_id: str
     name: str | None = None
     before: SkillValue | None = None
     after: SkillValue | None = None
     revert_at: str | None = None
+    skipped: Literal["changed_since_override"] | None = Field(
+        default=None, description="not applied: the skill no longer had the value the change expected"
+    )
 
 
 class SkillResult(WorkflowModel):

@@ -37,8 +37,12 @@ def apply_skill_overrides(
     before = {skill.id: skill for skill in genesys.get_user_routing_skills(request.user_id)}
     bulk: list[UserRoutingSkillPost] = []
     after: dict[str, SkillValue] = {}
+    skipped: set[str] = set()
     for override in request.skill_overrides:
         current = before.get(override.skill_id)
+        if override.expected is not None and not _still(current, override.expected):
+            skipped.add(override.skill_id)  # changed by someone else since: theirs stands
+            continue
         proficiency = _proficiency(override, current)
         if override.state == "deleted":
             if current is not None:
@@ -62,7 +66,10 @@ def apply_skill_overrides(
             skill_id=override.skill_id,
             name=before[override.skill_id].name if override.skill_id in before else None,
             before=_value(before.get(override.skill_id)),
-            after=after.get(override.skill_id),
+            after=_value(before.get(override.skill_id))
+            if override.skill_id in skipped
+            else after.get(override.skill_id),
+            skipped="changed_since_override" if override.skill_id in skipped else None,
         )
         for override in request.skill_overrides
     ]
@@ -84,10 +91,12 @@ def revert_request(change_id: str, request: ChangeRequest, changes: list[SkillCh
     overrides = [
         SkillOverride(
             skill_id=change.skill_id,
-            state=change.before.state if change.before and change.before.state else "deleted",  # type: ignore[arg-type]
+            state=change.before.state if change.before and change.before.state else "deleted",
             proficiency=change.before.proficiency if change.before else None,
+            expected=change.after or SkillValue(state="deleted"),
         )
         for change in changes
+        if change.skipped is None
     ]
     return ChangeRequest(
         user_id=request.user_id,
@@ -135,3 +144,12 @@ def _proficiency(override: SkillOverride, current: UserRoutingSkill | None) -> f
 
 def _value(skill: UserRoutingSkill | None) -> SkillValue | None:
     return SkillValue(state=skill.state, proficiency=skill.proficiency) if skill else None
+
+
+def _still(current: UserRoutingSkill | None, expected: SkillValue) -> bool:
+    """Whether the skill still has the value a change expects (a removed skill is ``deleted``)."""
+    if current is None or current.state == "deleted":
+        return expected.state in (None, "deleted")
+    if expected.state is not None and current.state != expected.state:
+        return False
+    return expected.proficiency is None or current.proficiency == expected.proficiency

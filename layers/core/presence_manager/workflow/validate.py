@@ -156,18 +156,20 @@ def observe_batch(
     user_ids: list[str],
     unit: AgentManagementUnitReference | None,
     *,
+    schedule_users: list[str] | None = None,
     dry_run: bool,
     needs_schedule: bool,
     genesys: GenesysClient,
     now: datetime,
     searches: ScheduleSearches = schedule_searches,
 ) -> dict[str, Observed]:
-    """A batch of agents of one management unit (or of none): one bulk presence read, one schedule search, and
-    for a dry run one routing-status read for those On Queue. Agents Genesys does not know are left out."""
+    """A batch of agents of one management unit (or of none): one bulk presence read, one schedule search (of
+    ``schedule_users``, the whole batch, so validating some of its agents again reuses it), and for a dry run one
+    routing-status read for those On Queue. Agents Genesys does not know are left out."""
     presences = {p.id or p.user_id: snapshot(p) for p in genesys.get_users_presences_bulk(user_ids)}
     schedules = None
     if needs_schedule and unit is not None:
-        schedules = searches.search(genesys, unit.management_unit.id, user_ids, now)
+        schedules = searches.search(genesys, unit.management_unit.id, schedule_users or user_ids, now)
     routing: dict[str, str] = {}
     on_queue = [user for user, presence in presences.items() if presence.system_presence == "OnQueue"]
     if dry_run and on_queue:
