@@ -49,7 +49,9 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-TRANSIENT_ERRORS = [UNAVAILABLE, *LAMBDA_SERVICE_ERRORS]
+TRANSIENT_ERRORS = [UNAVAILABLE, error_name(errors.AwsThrottled), *LAMBDA_SERVICE_ERRORS]
+#: A step that only reads and ran out of time (a Lambda timeout) may simply run again.
+READ_ONLY_TIMEOUTS = ["Sandbox.Timedout", "States.Timeout"]
 #: A LockedUpdate that ran out of time may have sent its PATCH: as ambiguous as a lost answer.
 AMBIGUOUS_WRITE_ERRORS = [WRITE_UNCONFIRMED, "Sandbox.Timedout", "States.Timeout"]
 
@@ -59,7 +61,7 @@ AMBIGUOUS_WRITE_ERRORS = [WRITE_UNCONFIRMED, "Sandbox.Timedout", "States.Timeout
 RATE_LIMIT_RESUME = {"Validate": "Validate", "LockedUpdate": "Validate", "SkillOverride": "SkillOverride"}
 
 #: The execution's counters of survived retries (each also a metric and an ``attempts`` entry of the audit record).
-COUNTERS = ("conflictRetries", "rateLimitWaits", "leaseWaits", "unconfirmedWrites")
+COUNTERS = ("conflictRetries", "rateLimitWaits", "budgetWaits", "leaseWaits", "unconfirmedWrites")
 
 OUTCOME_STATES = {outcome: "Outcome" + "".join(part.title() for part in outcome.split("_")) for outcome in OUTCOMES}
 
@@ -88,10 +90,10 @@ def _task(
     return task
 
 
-def _transient_retry() -> list[State]:
+def _transient_retry(*also: str) -> list[State]:
     return [
         {
-            "ErrorEquals": TRANSIENT_ERRORS,
+            "ErrorEquals": [*TRANSIENT_ERRORS, *also],
             "IntervalSeconds": "${TransientRetryIntervalSeconds}",
             "MaxAttempts": 2,
             "BackoffRate": 2,
@@ -169,7 +171,22 @@ def _rate_limit_loop(resume: dict[str, str]) -> dict[str, State]:
     task's Catch enters at ``{Task}RateLimited``; ``resume`` maps each task to where it resumes."""
     failed = OUTCOME_STATES["failed"]
     states: dict[str, State] = {
-        **_wait_seconds_from("$.rateLimited", "RetryAfter", "RateLimitBudgetLeft"),
+        **_wait_seconds_from("$.rateLimited", "RetryAfter", "GenesysOrBudget"),
+        "GenesysOrBudget": {
+            "Type": "Choice",
+            "Comment": "A 429 from Genesys, or our own rate budget for the token empty (no request was sent): the "
+            "same wait, each with its own bound (budget waits are expected under load, 429s are not).",
+            "Choices": [{"Variable": "$.wait.details.source", "StringEquals": "budget", "Next": "BudgetWaitsLeft"}],
+            "Default": "RateLimitBudgetLeft",
+        },
+        "BudgetWaitsLeft": _budget(
+            "budgetWaits",
+            "${RateBudgetMaxWaits}",
+            OUTCOME_STATES["rate_limited"],
+            "CountBudgetWait",
+            "The deployment's rate budget is empty: wait until it can pay, at most N times.",
+        ),
+        "CountBudgetWait": _count("budgetWaits", "WaitRetryAfter"),
         "RateLimitBudgetLeft": _budget(
             "rateLimitWaits",
             "${RateLimitMaxWaits}",
@@ -334,7 +351,7 @@ def change_states() -> dict[str, State]:
                 _catch([IF_MATCH_FAILED], "$.failure", conflict),
                 _failure(),
             ],
-            _transient_retry(),
+            _transient_retry(*READ_ONLY_TIMEOUTS),
             _given(),
         ),
         "PolicyDecision": {
@@ -468,14 +485,25 @@ def batch_states() -> dict[str, State]:
         **_unconfirmed_write_loop(),
         "SkillOverride": _batch_task("SkillOverrideFunction", "AfterSkillOverride", "SkillOverrideRateLimited"),
         "AfterSkillOverride": {"Type": "Choice", "Choices": [_paused("BatchPaused")], "Default": "Export"},
-        "BatchPaused": _wait_seconds("$.batch.pause.retryAfterSeconds", "BatchPaused", "BatchResumesAt"),
+        "BatchPaused": {
+            "Type": "Pass",
+            "Comment": "Where the waits read how long, and why (a 429, or our own budget).",
+            "Parameters": {
+                "details": {
+                    "retryAfterSeconds.$": "$.batch.pause.retryAfterSeconds",
+                    "source.$": "$.batch.pause.source",
+                }
+            },
+            "ResultPath": "$.wait",
+            "Next": "BatchResumesAt",
+        },
         "BatchResumesAt": {
             "Type": "Pass",
             "Comment": "A 429 part-way through a batch step paused it, keeping what its agents went through: the "
             "same Retry-After wait, then the step (LockedUpdate: Validate) runs again for the agents left.",
             "InputPath": "$.batch.pause.resumeAt",
             "ResultPath": "$.resumeAt",
-            "Next": "RateLimitBudgetLeft",
+            "Next": "GenesysOrBudget",
         },
         "Export": {
             **_batch_task("ExportFunction", OUTCOME_STATES["applied"], "unused"),
@@ -619,6 +647,7 @@ def _numeric_placeholders(text: str) -> str:
         "TransientRetryIntervalSeconds",
         "ConflictMaxRetries",
         "RateLimitMaxWaits",
+        "RateBudgetMaxWaits",
         "BulkMaxConcurrency",
         "LeaseMaxWaits",
         "AmbiguousWriteSettleSeconds",

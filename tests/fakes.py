@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -50,6 +52,8 @@ class FakeGenesys:
     lose_patch_answers: int = 0  # the next N PATCHes: the answer is lost (GenesysWriteUnconfirmed)
     patch_lands: bool = True  # ... and whether such a PATCH lands anyway
     schedule_processing: bool = False  # schedule searches answer Processing
+    lose_skill_answers: int = 0  # the next N bulk skill PATCHes land but their answer is lost
+    reservations: list[int] = field(default_factory=list)  # calls each step reserved from the rate budget
 
     def add_agent(self, user_id: str, presence: str = "Available", *, on_shift: bool = True) -> None:
         self.units.add(user_id)
@@ -66,6 +70,11 @@ class FakeGenesys:
         ]
 
     # ---- the GenesysClient surface the workflow uses ----
+    @contextmanager
+    def reserved(self, calls: int) -> Iterator[None]:
+        self.reservations.append(calls)
+        yield
+
     def get_presence_definitions(self) -> list[OrganizationPresenceDefinition]:
         return DEFINITIONS
 
@@ -195,6 +204,13 @@ class FakeGenesys:
         self, user_id: str, skills: list[UserRoutingSkillPost]
     ) -> list[UserRoutingSkill]:
         self.calls.append("PATCH skills bulk")
+        if self.lose_skill_answers:
+            self.lose_skill_answers -= 1
+            for skill in skills:
+                self.skills[user_id][skill.id] = UserRoutingSkill(
+                    id=skill.id, name=f"Skill {skill.id}", proficiency=skill.proficiency, state="active"
+                )
+            raise GenesysWriteUnconfirmed("PATCH skills timed out", retryAfterSeconds=60)
         for skill in skills:
             self.skills[user_id][skill.id] = UserRoutingSkill(
                 id=skill.id, name=f"Skill {skill.id}", proficiency=skill.proficiency, state="active"

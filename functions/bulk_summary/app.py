@@ -8,12 +8,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
-from presence_manager.observability import logger, tracer
+from presence_manager.observability import logger
 from presence_manager.workflow.bulk import summarize_bulk
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bulk_id = str(event["bulkId"])
     logger.append_keys(bulkId=bulk_id)

@@ -8,14 +8,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
-from presence_manager.observability import logger, tracer
+from presence_manager.observability import logger
 from presence_manager.workflow.batch import export_batch, is_batch_step, parse_batch_step
 from presence_manager.workflow.export import export_change
 from presence_manager.workflow.models import parse_step_input
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bus_name = deps.settings().event_bus_name
     if is_batch_step(event):

@@ -8,14 +8,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
-from presence_manager.observability import logger, tracer
+from presence_manager.observability import logger
 from presence_manager.workflow.batch import is_batch_step, locked_update_batch, parse_batch_step
 from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import parse_step_input
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = deps.settings()
     if is_batch_step(event):
@@ -39,7 +38,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         lease=deps.agent_lease(),
         lease_seconds=settings.lease_seconds,
         settle_seconds=settings.write_settle_seconds,
-        enforce_live_interaction=settings.policy_mode == "enforce",
+        policy_mode=settings.policy_mode,
         now=deps.now(),
         unconfirmed=state.counters.unconfirmed_writes > 0,
     )

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
 from presence_manager.audit import AuditRecord
-from presence_manager.observability import logger, metrics, tracer
+from presence_manager.observability import logger, metrics
 from presence_manager.workflow.batch import batch_records, is_batch_step, parse_batch_step
 from presence_manager.workflow.models import parse_step_input
 from presence_manager.workflow.record import build_audit_record
@@ -71,6 +71,7 @@ def publish_metrics(record: AuditRecord) -> None:
     metrics.add_metric(name="ConflictRetries", unit=MetricUnit.Count, value=record.conflict_retries)
     metrics.add_metric(name="LeaseWaits", unit=MetricUnit.Count, value=record.lease_waits)
     metrics.add_metric(name="RateLimitWaits", unit=MetricUnit.Count, value=record.rate_limit_waits)
+    metrics.add_metric(name="BudgetWaits", unit=MetricUnit.Count, value=record.budget_waits)
     if record.export_status == "failed":
         metrics.add_metric(name="ExportFailures", unit=MetricUnit.Count, value=1)
     # The agent id goes in EMF metadata (Logs Insights), never in a dimension.
@@ -84,7 +85,6 @@ def record_deferred(record: SQSRecord) -> None:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "Records" in event:
         return process_partial_response(

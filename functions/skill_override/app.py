@@ -8,14 +8,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from presence_manager import dependencies as deps
-from presence_manager.observability import logger, tracer
+from presence_manager.observability import logger
 from presence_manager.workflow.batch import is_batch_step, parse_batch_step, skill_override_batch
 from presence_manager.workflow.models import parse_step_input
 from presence_manager.workflow.skill_override import apply_skill_overrides
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = deps.settings()
     scheduler = deps.aws_client("scheduler") if settings.revert_target_arn else None

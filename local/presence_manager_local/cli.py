@@ -300,6 +300,95 @@ def cmd_metrics(api: ApiClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+AUTOMATION_FIELDS = ("enabled", "leadMinutes", "mapping", "dryRun", "respectOwnChangesMinutes", "windowHours")
+
+
+def _mapping_entry(value: str) -> tuple[str, str]:
+    """CATEGORY=PRESENCE"""
+    category, sep, presence = value.partition("=")
+    if not sep or not category or not presence:
+        raise argparse.ArgumentTypeError(f"bad --map {value!r}: use CATEGORY=PRESENCE, e.g. Break=Break")
+    return category, presence
+
+
+def cmd_automation(api: ApiClient, args: argparse.Namespace) -> int:
+    path = f"/management-units/{args.management_unit_id}/automation"
+    if args.action == "show":
+        _show_automation(api.request("GET", path), args.json)
+        return EXIT_OK
+    if args.action == "plan":
+        plan = api.request("POST", f"{path}/plan")
+        _show_plan(plan, args.json)
+        return EXIT_OUTCOME if plan["status"] == "processing" else EXIT_OK
+    current = api.request("GET", path)
+    config = {field: current[field] for field in AUTOMATION_FIELDS if field in current}
+    config["enabled"] = args.action == "enable"
+    if args.lead_minutes is not None:
+        config["leadMinutes"] = args.lead_minutes
+    if args.dry_run is not None:
+        config["dryRun"] = args.dry_run
+    if args.respect_own_changes is not None:
+        config["respectOwnChangesMinutes"] = args.respect_own_changes
+    if args.window_hours is not None:
+        config["windowHours"] = args.window_hours
+    if args.map:
+        config["mapping"] = {**config.get("mapping", {}), **dict(args.map)}
+    stored = api.request("PUT", path, json=config)
+    plan = api.request("POST", f"{path}/plan") if config["enabled"] else None
+    if args.json:
+        print_json({"automation": stored, "plan": plan})
+        return EXIT_OK
+    _show_automation(stored, False)
+    if plan is not None:
+        print()
+        _show_plan(plan, False)
+    elif stored.get("schedulesRemoved") is not None:
+        print(f"removed {stored['schedulesRemoved']} planned schedules")
+    return EXIT_OK
+
+
+def _show_automation(config: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(config)
+        return
+    state = "enabled" if config["enabled"] else "disabled"
+    defaults = "" if config.get("stored", True) else " (defaults)"
+    print(f"management unit {config['managementUnitId']}: automation {state}{defaults}")
+    print_table(
+        [config], ["leadMinutes", "dryRun", "respectOwnChangesMinutes", "windowHours", "updatedAt", "updatedBy"]
+    )
+    mapping = config.get("mapping") or {}
+    print("mapping: " + (", ".join(f"{k} -> {v}" for k, v in sorted(mapping.items())) or "-"), end="")
+    print(" (other categories: the activity code's first secondary presence)")
+    last = config.get("lastPlan")
+    if last:
+        print(f"last plan: {json.dumps(last, default=str)}")
+
+
+def _show_plan(plan: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(plan)
+        return
+    what = {"planned": "planned", "preview": "preview (automation is off: no schedule made)"}.get(
+        plan["status"], plan["status"]
+    )
+    print(
+        f"management unit {plan['managementUnitId']}: {what}; window {plan['windowStart']} - {plan['windowEnd']}, "
+        f"lead {plan['leadMinutes']} min{', dry run' if plan['dryRun'] else ''}"
+    )
+    if plan.get("message"):
+        print(plan["message"])
+    if plan["instants"]:
+        print_table(plan["instants"], ["at", "presence", "category", "agents"])
+    else:
+        print("no upcoming instants")
+    total = sum(instant["agents"] for instant in plan["instants"])
+    changes = ", ".join(f"{k} {v}" for k, v in plan["schedules"].items())
+    print(f"{len(plan['instants'])} instants moving {total} agents; schedules: {changes}")
+    if plan.get("skipped"):
+        print("skipped: " + ", ".join(f"{k} {v}" for k, v in plan["skipped"].items()))
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     from presence_manager_local.simulator.server import serve_forever
 
@@ -401,6 +490,26 @@ def build_parser() -> argparse.ArgumentParser:
     metrics = api_command("metrics", "an agent's average latency, conflict rate and outcome counts")
     metrics.add_argument("user_id")
     metrics.set_defaults(func=cmd_metrics)
+
+    automation = api_command(
+        "automation", "presence that follows the WFM schedule: show, enable, disable or plan a management unit"
+    )
+    automation.add_argument("action", choices=["show", "enable", "disable", "plan"])
+    automation.add_argument("management_unit_id", metavar="MU_ID")
+    automation.add_argument("--lead-minutes", type=int, help="enable/disable: move agents N minutes early (0-60)")
+    automation.add_argument(
+        "--map",
+        action="append",
+        type=_mapping_entry,
+        metavar="CATEGORY=PRESENCE",
+        help="enable/disable: activity category -> presence (repeatable; e.g. Break=Break)",
+    )
+    automation.add_argument(
+        "--dry-run", action=argparse.BooleanOptionalAction, default=None, help="enable/disable: only validate"
+    )
+    automation.add_argument("--respect-own-changes", type=int, metavar="MINUTES", help="enable/disable (0-240)")
+    automation.add_argument("--window-hours", type=int, help="enable/disable: how far ahead to plan (1-48)")
+    automation.set_defaults(func=cmd_automation)
 
     sim = sub.add_parser("sim", help="run the Genesys Cloud simulator")
     sim.add_argument("--port", type=int, default=8787)

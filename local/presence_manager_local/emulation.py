@@ -40,6 +40,11 @@ LOCAL_PARAMETERS = {
     "TransientRetryIntervalSeconds": "1",
     "BulkMaxConcurrency": "4",
     "AmbiguousWriteSettleSeconds": "6",
+    # The Genesys EventBridge integration's partner event source, named after the simulator's org
+    # (simulator/data/org.json): the local stack creates the bus and the rule, and the simulator puts its events there.
+    "GenesysEventSourceName": (
+        "aws.partner/genesys.com/cloud/a34ce679-0816-4e16-9f16-a8955b68466d/presence-manager-local"
+    ),
 }
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -52,6 +57,16 @@ def business_hours_around_now(zone: str = "America/New_York", now: datetime | No
     local = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone))
     start = (local.hour - 4) % 24
     return {"BusinessHoursStart": f"{start:02d}:00", "BusinessHoursEnd": f"{(start + 12) % 24:02d}:00"}
+
+
+def local_business_hours(simulator: Any | None) -> dict[str, str]:
+    """The local stack's business hours: with the simulator, its Architect schedule group of the default business
+    unit (``BusinessHoursScheduleGroupId``; every simulator reset builds it around now, so a run at any hour passes);
+    against a real org, the window shifted around now (the fallback for deployments without a group)."""
+    if simulator is None:
+        return business_hours_around_now()
+    state = simulator.state
+    return {"BusinessHoursScheduleGroupId": state.schedule_group_for_business_unit(next(iter(state.business_units)))}
 
 
 @dataclass
@@ -89,6 +104,9 @@ class ResolvedTemplate:
         if kind in {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup"}:
             name = self.resolve(properties["Name"])
             return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"event-bus/{name}"), "Name": name}
+        if kind == "AWS::Events::Rule":
+            name = f"{STACK}-{logical}"
+            return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"rule/{name}"), "Name": name}
         if kind == "AWS::SQS::Queue":
             name = f"{STACK}-{logical}"
             return {
@@ -337,7 +355,14 @@ class LambdaDispatcher:
         else:
             payload = answer["payload"]
         self.invocations.append(
-            {"function": function_name, "ms": round((time.perf_counter() - started) * 1000, 1), "errorType": error_type}
+            {
+                "function": function_name,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+                "errorType": error_type,
+                # The state a step is given and returns: what Step Functions caps at 256 KiB.
+                "inputBytes": len(body) if body else 0,
+                "outputBytes": len(payload.encode()),
+            }
         )
         return payload.encode()
 
@@ -454,6 +479,7 @@ class LocalRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._saved_stdout: Any = None
         self._patched: list[tuple[Any, str, Any]] = []
+        self._sqs_poller: Any = None
 
     def __enter__(self) -> LocalRuntime:
         return self
@@ -499,6 +525,7 @@ class LocalRuntime:
             self.sim_url = self._simulator.url
 
         self._serialise_dynamodb_items()
+        self._address_partner_buses()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()
         port = self._moto._server.server_port  # the real one when 0 was asked for
@@ -511,7 +538,8 @@ class LocalRuntime:
             json={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}},
         ).raise_for_status()
 
-        self.template = ResolvedTemplate.load({**LOCAL_PARAMETERS, **business_hours_around_now(), **overrides})
+        hours = local_business_hours(None if external_genesys else self._simulator)
+        self.template = ResolvedTemplate.load({**LOCAL_PARAMETERS, **hours, **overrides})
         self._set_env(self._lambda_environment(bool(external_genesys)))
         self._output = CapturedOutput(sys.stdout, self._log_path)
         self._saved_stdout, sys.stdout = sys.stdout, self._output
@@ -531,6 +559,8 @@ class LocalRuntime:
 
         self._scheduler = OneTimeScheduleRunner(self.boto3_client("scheduler"), self.boto3_client("stepfunctions"))
         self._scheduler.start()
+        self._start_sqs_mappings()
+        self._connect_genesys_events()
 
     def _lambda_environment(self, external_genesys: bool) -> dict[str, str]:
         assert self.template is not None
@@ -542,7 +572,6 @@ class LocalRuntime:
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
             }
         )
         if external_genesys:
@@ -579,13 +608,26 @@ class LocalRuntime:
         for logical in template.of_type("AWS::S3::Bucket"):
             s3.create_bucket(Bucket=template.physical[logical]["Ref"])
 
-        sqs = self.boto3_client("sqs")
-        for logical in template.of_type("AWS::SQS::Queue"):
-            sqs.create_queue(QueueName=template.physical[logical]["QueueName"])
-
+        self._create_queues()
         events = self.boto3_client("events")
-        for logical in template.of_type("AWS::Events::EventBus"):
-            events.create_event_bus(Name=template.physical[logical]["Ref"])
+        for logical, spec in template.of_type("AWS::Events::EventBus").items():
+            source = template.resolve(spec["Properties"].get("EventSourceName"))
+            if source:  # a partner event source's bus (the Genesys integration's): the partner creates the source
+                events.create_partner_event_source(Name=source, Account=ACCOUNT)
+                events.create_event_bus(Name=template.physical[logical]["Ref"], EventSourceName=source)
+            else:
+                events.create_event_bus(Name=template.physical[logical]["Ref"])
+        for logical, spec in template.of_type("AWS::Events::Rule").items():
+            properties = template.resolve(spec["Properties"])
+            bus = properties.get("EventBusName", "default")
+            events.put_rule(
+                Name=template.physical[logical]["Name"],
+                EventBusName=bus,
+                EventPattern=json.dumps(properties["EventPattern"]),
+                State=properties.get("State", "ENABLED"),
+            )
+            targets = [{"Id": target["Id"], "Arn": target["Arn"]} for target in properties.get("Targets", [])]
+            events.put_targets(Rule=template.physical[logical]["Name"], EventBusName=bus, Targets=targets)
         scheduler = self.boto3_client("scheduler")
         for logical in template.of_type("AWS::Scheduler::ScheduleGroup"):
             scheduler.create_schedule_group(Name=template.physical[logical]["Ref"])
@@ -665,6 +707,24 @@ class LocalRuntime:
             self._patched.append((DynamoDBBackend, name, original))
             setattr(DynamoDBBackend, name, serialised)
 
+    def _address_partner_buses(self) -> None:
+        """A partner event bus is named like its source, ``aws.partner/genesys.com/cloud/{orgId}/{name}``; moto takes
+        the last ``/``-segment of any bus name or ARN as the name (``presence-manager-local``), so such a bus is
+        created but can be given neither rules nor events. Names are taken whole, ARNs from their ``event-bus/``."""
+        from moto.events.models import EventsBackend
+
+        original = EventsBackend._normalize_event_bus_arn
+
+        def normalize(backend: Any, event_bus_arn: str | None) -> str:
+            if event_bus_arn is None:
+                return "default"
+            if event_bus_arn.startswith("arn:"):
+                return event_bus_arn.split(":event-bus/", 1)[-1]
+            return event_bus_arn
+
+        self._patched.append((EventsBackend, "_normalize_event_bus_arn", original))
+        EventsBackend._normalize_event_bus_arn = normalize  # type: ignore[method-assign]
+
     def _unpatch(self) -> None:
         for owner, name, original in reversed(self._patched):
             setattr(owner, name, original)
@@ -691,7 +751,9 @@ class LocalRuntime:
 
     def stop(self) -> None:
         global _active
-        for part in (self._scheduler, self._api):
+        if self._simulator is not None:
+            self._simulator.state.event_sink = None  # no event is put on a bus that is about to go
+        for part in (self._scheduler, self._sqs_poller, self._api):
             if part is not None:
                 part.stop()
         if self._moto is not None:
@@ -711,6 +773,7 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         self._scheduler = self._api = self._moto = self._simulator = self._dispatcher = self._output = None
+        self._sqs_poller = None
         self._saved_env, self._saved_stdout = {}, None
         if _active is self:
             _active = None
@@ -738,20 +801,119 @@ class LocalRuntime:
     def invocations(self) -> list[dict[str, Any]]:
         return list(self._dispatcher.invocations) if self._dispatcher else []
 
+    def sqs_deliveries(self, function_logical: str | None = None) -> list[dict[str, Any]]:
+        """The batches the local SQS event source mappings delivered (:mod:`.sqs_poller`), oldest first."""
+        deliveries = list(self._sqs_poller.deliveries) if self._sqs_poller else []
+        return [d for d in deliveries if function_logical in (None, d["function"])]
+
+    # -- SQS event source mappings and the Genesys events (local adaptations)
+    def _create_queues(self) -> None:
+        """The template's queues with their visibility timeout, retention and dead-letter queue (moto moves a
+        message there after maxReceiveCount receives, as SQS does)."""
+        assert self.template is not None
+        template, sqs = self.template, self.boto3_client("sqs")
+        queues = template.of_type("AWS::SQS::Queue")
+        for logical, spec in queues.items():
+            properties = template.resolve(spec.get("Properties", {}))
+            attributes = {
+                name: str(properties[name])
+                for name in ("VisibilityTimeout", "MessageRetentionPeriod")
+                if name in properties
+            }
+            sqs.create_queue(QueueName=template.physical[logical]["QueueName"], Attributes=attributes)
+        for logical, spec in queues.items():  # every dead-letter queue exists now
+            redrive = template.resolve(spec.get("Properties", {})).get("RedrivePolicy")
+            if redrive:
+                sqs.set_queue_attributes(
+                    QueueUrl=sqs.get_queue_url(QueueName=template.physical[logical]["QueueName"])["QueueUrl"],
+                    Attributes={"RedrivePolicy": json.dumps(redrive)},
+                )
+
+    def _start_sqs_mappings(self) -> None:
+        """Lambda's SQS event source mappings (every function ``Events`` entry of ``Type: SQS``), which moto does
+        not run: a poller per mapping invokes the function in-process (:mod:`.sqs_poller`)."""
+        from presence_manager_local.sqs_poller import SqsMapping, SqsPoller, parse_payload
+
+        assert self.template is not None and self._dispatcher is not None
+        template, sqs = self.template, self.boto3_client("sqs")
+        mappings = []
+        for logical, spec in template.of_type("AWS::Serverless::Function").items():
+            for event in spec["Properties"].get("Events", {}).values():
+                if event["Type"] != "SQS":
+                    continue
+                properties = template.resolve(event["Properties"])
+                queue_arn = properties["Queue"]
+                queue_name = queue_arn.rsplit(":", 1)[-1]
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"], AttributeNames=["VisibilityTimeout"]
+                )["Attributes"]
+                mappings.append(
+                    SqsMapping(
+                        function_logical=logical,
+                        function_name=template.physical[logical]["Ref"],
+                        queue_arn=queue_arn,
+                        queue_url=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
+                        batch_size=int(properties.get("BatchSize", 10)),
+                        report_batch_item_failures="ReportBatchItemFailures"
+                        in properties.get("FunctionResponseTypes", []),
+                        timeout_seconds=function_timeout(template, logical),
+                        visibility_timeout_seconds=int(attributes.get("VisibilityTimeout", 30)),
+                    )
+                )
+        dispatcher = self._dispatcher
+
+        def invoke(function_name: str, event: dict[str, Any], timeout: float) -> tuple[Any, str | None]:
+            headers: dict[str, str] = {}
+            raw = dispatcher.invoke(function_name, json.dumps(event).encode(), headers, timeout_seconds=timeout)
+            payload = parse_payload(raw)
+            error = None
+            if "x-amz-function-error" in headers:
+                error = payload.get("errorType", "Unhandled") if isinstance(payload, dict) else "Unhandled"
+            return payload, error
+
+        self._sqs_poller = SqsPoller(sqs, invoke, mappings, region=REGION)
+        self._sqs_poller.start()
+
+    def _connect_genesys_events(self) -> None:
+        """The simulator's notification events, in the Amazon EventBridge integration's envelope, on the local
+        partner event bus (``GenesysEventSourceName``): the template's rule routes them as it would in AWS."""
+        assert self.template is not None
+        source = self.template.parameters.get("GenesysEventSourceName")
+        if self._simulator is None or not source:
+            return
+        from presence_manager.genesys.events import event_detail, topic_pattern
+
+        events = self.boto3_client("events")
+
+        def put(topic: str, body: dict[str, Any]) -> None:
+            detail = event_detail(topic, body, correlation_id=str(uuid.uuid4()), timestamp=datetime.now(UTC))
+            entry = {"Source": source, "DetailType": topic_pattern(topic), "Detail": json.dumps(detail)}
+            answer = events.put_events(Entries=[{**entry, "EventBusName": source}])
+            if answer.get("FailedEntryCount"):
+                raise RuntimeError(f"the partner bus refused {topic}: {answer['Entries']}")
+
+        self._simulator.state.event_sink = put
+
 
 def serve(api_port: int = 3000, sim_port: int = 8787, moto_port: int = 5000) -> None:
     """``make up``: run the stack on fixed ports until Ctrl-C."""
     runtime = LocalRuntime()
     runtime.start(api_port=api_port, sim_port=sim_port, moto_port=moto_port)
     assert runtime.template is not None
-    hours = f"{runtime.template.parameters['BusinessHoursStart']}-{runtime.template.parameters['BusinessHoursEnd']}"
+    parameters = runtime.template.parameters
+    hours = f"{parameters['BusinessHoursStart']}-{parameters['BusinessHoursEnd']} America/New_York (around now)"
+    if parameters.get("BusinessHoursScheduleGroupId"):
+        hours = (
+            f"schedule group {parameters['BusinessHoursScheduleGroupId']} (open around now; "
+            f"GET {runtime.sim_url}/__sim/schedulegroups)"
+        )
     print(
         "genesys-presence-manager local stack is up\n"
         f"  API                      {runtime.api_url}\n"
         f"  Genesys Cloud simulator  {runtime.sim_url or os.environ.get('GENESYS_API_URL')}"
         f"  (client {SIM_CLIENT_ID} / {SIM_CLIENT_SECRET}; admin API under /__sim/)\n"
         f"  moto (AWS)               {runtime.moto_url}\n"
-        f"  business hours           {hours} America/New_York (around now, for local runs)\n"
+        f"  business hours           {hours}\n"
         f"  Lambda logs and EMF      {runtime._log_path}\n\n"
         f"  try: presence-manager --api {runtime.api_url} presence $(curl -s {runtime.sim_url}/__sim/state"
         ' | python3 -c \'import json,sys; print(json.load(sys.stdin)["users"][0]["id"])\')\n'

@@ -41,6 +41,8 @@ REQUEST_MODELS = {
 #: (method, path template) → the SDK response type of the operation (``response_type`` in its apis/*.py)
 RESPONSE_MODELS = {
     ("GET", "/api/v2/presence/definitions"): "OrganizationPresenceDefinitionEntityListing",
+    ("GET", "/api/v2/architect/schedulegroups/{scheduleGroupId}"): "ScheduleGroup",
+    ("GET", "/api/v2/architect/schedules/{scheduleId}"): "Schedule",
     ("PATCH", "/api/v2/users/{userId}/presences/purecloud"): "UserPresence",
     ("PUT", "/api/v2/users/presences/bulk"): "list[UserPresence]",
     ("GET", "/api/v2/users/presences/purecloud/bulk"): "list[UcUserPresence]",
@@ -65,7 +67,15 @@ RESPONSE_MODELS = {
 BULK_GET = "/api/v2/users/presences/purecloud/bulk"
 BULK_PUT = "/api/v2/users/presences/bulk"
 UNITS = "/api/v2/workforcemanagement/managementunits"
-JSON_TYPES = {"str": str, "bool": bool, "int": int, "float": (int, float), "datetime": str, "date": str}
+JSON_TYPES = {
+    "str": str,
+    "bool": bool,
+    "int": int,
+    "float": (int, float),
+    "datetime": str,
+    "date": str,
+    "LocalDateTime": str,  # Architect schedules' start/end: "2026-11-26T08:00:00.000", no offset
+}
 
 
 def check_against_sdk(value: Any, swagger_type: str, where: str, *, nulls: bool = False) -> None:
@@ -225,6 +235,10 @@ def test_every_request_body_our_client_sends_matches_the_sdk_model(
     assert {u.id for u in client.get_management_units()} == {unit["id"]}
     assert set(client.agent_directory()) == set(unit["userIds"])
     assert client.get_agent_management_unit(agent["id"]).management_unit.id == unit["id"]
+    group = client.get_schedule_group(simulator.state.schedule_group_for_business_unit(unit["businessUnitId"]))
+    assert group.time_zone == "America/New_York"
+    refs = [*group.open_schedules, *group.closed_schedules, *group.holiday_schedules]
+    assert [client.get_schedule(ref.id).name for ref in refs] == [ref.name for ref in refs]
 
     checked: set[tuple[str, str]] = set()
     for method, path, body in transport.sent:

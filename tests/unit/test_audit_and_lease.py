@@ -110,6 +110,8 @@ def test_given_a_held_lease_then_another_writer_is_refused_until_it_expires(dyna
     lease.release(USER, "chg-c", wrote=LastWrite(change_id="chg-c", etag='"e-c"'))
     lease.acquire(USER, "chg-d", 30)
     assert lease.last_write(USER) == LastWrite(change_id="chg-c", etag='"e-c"'), "kept across leases"
+    assert lease.written_by(USER, '"e-c"') == "chg-c"
+    assert lease.written_by(USER, '"e-x"') is None, "a presence we did not write"
 
 
 def test_given_a_lease_held_while_a_write_settles_then_others_are_told_to_wait_until_it_expires(dynamodb: Any) -> None:

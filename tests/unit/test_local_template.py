@@ -73,5 +73,10 @@ def test_the_new_hardening_resources_resolve_to_local_names() -> None:
     creates the queues) without knowing their types."""
     template = ResolvedTemplate.load(LOCAL_PARAMETERS)
     assert template.physical["AuditFallbackDeadLetterQueue"]["QueueName"] == "gpm-local-AuditFallbackDeadLetterQueue"
-    assert set(template.of_type("AWS::SQS::Queue")) == {"AuditFallbackQueue", "AuditFallbackDeadLetterQueue"}
+    assert set(template.of_type("AWS::SQS::Queue")) == {
+        "AuditFallbackQueue",
+        "AuditFallbackDeadLetterQueue",
+        "ObservedEventsQueue",
+        "ObservedEventsDeadLetterQueue",
+    }
     assert template.of_type("AWS::Logs::LogGroup") and template.of_type("AWS::IAM::ManagedPolicy")

@@ -202,14 +202,26 @@ def test_given_a_real_429_then_back_off_makes_every_container_wait_out_its_retry
     budget = one_per_second(dynamodb, clock)
     other_container = one_per_second(dynamodb, clock)
     budget.reserve(1)
+    tat = stored_tat(dynamodb)
     budget.back_off(20)
     assert limited(other_container, 1) == 20
-    clock.advance(20)
-    other_container.reserve(1)
+    assert budget.available() == 0
+    budget.back_off(5)  # shorter than the hold already on: changes nothing
+    clock.advance(19)
     assert limited(budget, 1) == 1
-    budget.back_off(1)  # no longer than what is already owed: changes nothing
+    assert stored_tat(dynamodb) == tat, "a hold only refuses: it takes no tokens"
     clock.advance(1)
-    budget.reserve(1)
+    other_container.reserve(9)  # the hold is over and the bucket refilled meanwhile: a whole burst, at once
+    assert limited(budget, 2) == 1
+
+
+def test_given_a_hold_and_an_empty_bucket_then_the_wait_covers_both(dynamodb: Any) -> None:
+    clock = FakeClock()
+    budget = one_per_second(dynamodb, clock)
+    budget.reserve(10)
+    budget.back_off(3)
+    assert limited(budget, 1) == 3, "the hold"
+    assert limited(budget, 5) == 5, "past the hold, the tokens"
 
 
 def test_given_a_step_reservation_then_calls_draw_from_it_and_what_is_left_is_refunded(dynamodb: Any) -> None:

@@ -19,6 +19,7 @@ SUBSTITUTIONS = {
     "RateLimitMaxWaits": "5",
     "BulkMaxConcurrency": "4",
     "LeaseMaxWaits": "20",
+    "RateBudgetMaxWaits": "60",
     "AmbiguousWriteSettleSeconds": "6",
 }
 

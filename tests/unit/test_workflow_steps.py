@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from presence_manager.config import AppSettings
 from presence_manager.errors import (
+    AwsThrottled,
     GenesysWriteUnconfirmed,
     IfMatchFailed,
     InvalidRequest,
@@ -57,7 +58,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 def update(
     change_id: str, request: ChangeRequest, validation: Any, genesys: Any, aws: dict[str, Any], **kw: Any
 ) -> Any:
-    options: dict[str, Any] = {"lease_seconds": 30, "settle_seconds": 60, "enforce_live_interaction": True, **kw}
+    options: dict[str, Any] = {"lease_seconds": 30, "settle_seconds": 60, "policy_mode": "enforce", **kw}
     return locked_update(change_id, request, validation, genesys=genesys, lease=aws["lease"], now=NOW, **options)
 
 
@@ -276,6 +277,63 @@ def test_given_warm_caches_then_validating_the_same_agent_again_costs_one_genesy
     validate_change(change(message="again"), genesys=genesys, settings=SETTINGS, now=NOW)
     uncached = [call for call in genesys.calls if call != "GET managementunit"]  # the client caches the unit
     assert uncached == ["GET presence"], "the schedule search is reused within the hour"
+
+
+def test_given_locked_update_delivered_twice_then_the_second_recognises_its_own_write(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    request = change(message="once")
+    validation = validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW)
+    update("chg-1", request, validation, genesys, aws)
+    again = update("chg-1", request, validation, genesys, aws)  # the same step, delivered again
+    assert again.reconciled is True
+    assert genesys.calls.count("PATCH presence") == 1, "never written twice"
+
+
+def test_given_a_forced_change_of_an_agent_on_a_live_interaction_then_written_with_a_warning(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    genesys.add_agent(AGENT, "OnQueue")
+    genesys.routing[AGENT] = "INTERACTING"
+    request = change(presence="Away", force=True)
+    result = update(
+        "chg-1", request, validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW), genesys, aws
+    )
+    assert [w.code for w in result.warnings] == ["live_interaction_forced"]
+    warned = change(presence="Busy")
+    genesys.add_agent(AGENT, "OnQueue")
+    validation = validate_change(warned, genesys=genesys, settings=SETTINGS, now=NOW)
+    result = update("chg-2", warned, validation, genesys, aws, policy_mode="warn")
+    assert [w.code for w in result.warnings] == ["live_interaction"], "warn mode writes and says so"
+
+
+def test_given_a_skills_write_whose_answer_is_lost_then_it_is_reconciled_not_repeated(genesys: FakeGenesys) -> None:
+    genesys.lose_skill_answers = 1
+    overrides = [{"skillId": SKILL_NEW, "proficiency": 4}]
+    result = apply_skill_overrides(
+        "chg-1", change(skillOverrides=overrides), genesys=genesys, scheduler=None, settings=SETTINGS, now=NOW
+    )
+    assert genesys.calls.count("PATCH skills bulk") == 1, "it had landed: not written again"
+    assert result.changes[0].after and result.changes[0].after.proficiency == 4
+
+
+def test_given_the_lease_table_throttles_then_it_is_a_transient_aws_throttled(
+    genesys: FakeGenesys, aws: dict[str, Any]
+) -> None:
+    from botocore.exceptions import ClientError
+
+    table = aws["lease"]._table
+    original = table.update_item
+
+    def throttled(**call: Any) -> Any:
+        table.update_item = original
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "UpdateItem")
+
+    table.update_item = throttled
+    request = change()
+    with pytest.raises(AwsThrottled):
+        update("chg-1", request, validate_change(request, genesys=genesys, settings=SETTINGS, now=NOW), genesys, aws)
+    assert "PATCH presence" not in genesys.calls
 
 
 def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:

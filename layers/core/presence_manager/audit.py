@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from presence_manager.outcomes import APPLIED, CONFLICT, Outcome
+from presence_manager.outcomes import APPLIED, CONFLICT, Observed, Outcome
 from presence_manager.workflow.models import (
     PolicySummary,
     PresenceSnapshot,
@@ -43,7 +43,11 @@ class AuditRecord(BaseModel):
     user_id: str
     sk: str
     change_id: str
-    outcome: Outcome
+    outcome: Outcome | Observed
+    source: Literal["workflow", "external"] = Field(
+        default="workflow",
+        description="workflow: a change of this app; external: a presence change made outside it, seen in an event",
+    )
     reason: str | None = None
     request_reason: str | None = None
     requested_by: str | None = None
@@ -56,7 +60,8 @@ class AuditRecord(BaseModel):
     skill_changes: list[SkillChange] = Field(default_factory=list)
     revert_of: str | None = None
     conflict_retries: int = Field(default=0, description="external edits: the presence moved under us")
-    rate_limit_waits: int = 0
+    rate_limit_waits: int = Field(default=0, description="Retry-After waits after a 429 from Genesys")
+    budget_waits: int = Field(default=0, description="waits for the deployment's own rate budget (nothing sent)")
     lease_waits: int = Field(default=0, description="our own contention: other changes of ours to this agent")
     attempts: list[Attempt] = Field(default_factory=list, description="retries survived (or run out of), by kind")
     latency_ms: int
@@ -96,6 +101,12 @@ class AgentMetrics(BaseModel):
     outcomes: dict[str, int] = Field(default_factory=dict)
     last_change_id: str | None = None
     last_outcome: str | None = None
+    external_edits: int = Field(default=0, description="presence changes made outside this app (observe.py)")
+    last_external_change_at: str | None = None
+    last_presence: dict[str, Any] | None = Field(default=None, description="last known, from Genesys events")
+    last_presence_at: str | None = None
+    last_routing_status: dict[str, Any] | None = None
+    last_routing_status_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
@@ -290,4 +301,10 @@ def agent_metrics_from_item(user_id: str, item: dict[str, Any]) -> AgentMetrics:
         outcomes={k.removeprefix("outcome_"): int(v) for k, v in item.items() if k.startswith("outcome_")},
         last_change_id=item.get("lastChangeId"),
         last_outcome=item.get("lastOutcome"),
+        external_edits=int(item.get("externalEdits", 0)),
+        last_external_change_at=item.get("lastExternalChangeAt"),
+        last_presence=item.get("lastPresence"),
+        last_presence_at=item.get("lastPresenceAt"),
+        last_routing_status=item.get("lastRoutingStatus"),
+        last_routing_status_at=item.get("lastRoutingStatusAt"),
     )

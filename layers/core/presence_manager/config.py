@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from presence_manager.policy import PolicyMode
@@ -22,6 +22,11 @@ class AppSettings(BaseSettings):
     business_hours_start: str = Field(default="08:00", validation_alias="BUSINESS_HOURS_START")
     business_hours_end: str = Field(default="20:00", validation_alias="BUSINESS_HOURS_END")
     business_days: str = Field(default="1,2,3,4,5,6,7", validation_alias="BUSINESS_DAYS")
+    #: an Architect schedule group whose open hours are business hours (the window above is then not used); empty:
+    #: the window. A management unit may name its own (``business_hours.business_hours_for``).
+    business_hours_schedule_group_id: str | None = Field(
+        default=None, validation_alias="BUSINESS_HOURS_SCHEDULE_GROUP_ID"
+    )
     audit_retention_days: int = Field(default=400, ge=1, validation_alias="AUDIT_RETENTION_DAYS")
     lease_seconds: int = Field(default=30, ge=1, le=900, validation_alias="LEASE_SECONDS")
     write_settle_seconds: int = Field(default=60, ge=1, le=600, validation_alias="WRITE_SETTLE_SECONDS")
@@ -29,6 +34,12 @@ class AppSettings(BaseSettings):
     scheduler_group_name: str = Field(default="default", validation_alias="SCHEDULER_GROUP_NAME")
     scheduler_role_arn: str | None = Field(default=None, validation_alias="SCHEDULER_ROLE_ARN")
     revert_target_arn: str | None = Field(default=None, validation_alias="REVERT_TARGET_ARN")
+
+    @field_validator("business_hours_schedule_group_id")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        """The template passes ``""`` when no group is named."""
+        return (value or "").strip() or None
 
     @property
     def business_weekdays(self) -> frozenset[int]:

@@ -49,13 +49,15 @@ class GenesysError(PresenceManagerError):
 
 
 class GenesysRateLimited(GenesysError):
-    """HTTP 429. ``retry_after_seconds`` is what Retry-After said (capped), or a default when absent."""
+    """HTTP 429 (``source`` "genesys"), or our own rate budget for the deployment's token is empty (``source``
+    "budget"): one error, one Wait. ``retry_after_seconds`` is what Retry-After said (capped), or a default."""
 
     code = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after_seconds: int, **kwargs: Any) -> None:
-        super().__init__(message, retryAfterSeconds=retry_after_seconds, **kwargs)
+    def __init__(self, message: str, *, retry_after_seconds: int, source: str = "genesys", **kwargs: Any) -> None:
+        super().__init__(message, retryAfterSeconds=retry_after_seconds, source=source, **kwargs)
         self.retry_after_seconds = retry_after_seconds
+        self.source = source
 
 
 class GenesysNotFound(GenesysError):
@@ -166,3 +168,10 @@ class BulkIncomplete(PresenceManagerError):
     """A bulk change ended with agents that have no audit record (a batch failed before recording)."""
 
     code = "bulk_incomplete"
+
+
+class AwsThrottled(PresenceManagerError):
+    """DynamoDB (or another AWS service) throttled a call after boto3's own retries: transient, retried by the
+    state machine (the lease is taken before any write and released after it, so a retry never writes twice)."""
+
+    code = "aws_throttled"

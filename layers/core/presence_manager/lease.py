@@ -10,6 +10,10 @@ One item ``LEASE#<userId>`` in the agent table:
 - ``lastWriteEtag`` / ``lastWriteChangeId``: the ETag of the presence our last write produced, set atomically with
   the release. A presence that moved to exactly that ETag was moved by us (our own contention), not by a person.
 
+And one item ``WRITE#<userId>#<etag>`` per presence we wrote (``changeId``, expiring after a day): how a presence
+event from Genesys is told apart as ours (the presence, message and ``modifiedDate`` we wrote), whatever order the
+events arrive in.
+
 It does not stop a person clicking in their own Genesys client: that is what the ETag comparison is for."""
 
 from __future__ import annotations
@@ -20,9 +24,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from presence_manager.aws import throttling_is_transient
 from presence_manager.errors import LeaseHeld
 
 LEASE_KEY_PREFIX = "LEASE#"
+WRITE_KEY_PREFIX = "WRITE#"
+#: How long we remember a presence we wrote (events from Genesys arrive within seconds).
+WRITE_MEMORY_SECONDS = 86_400
 #: How long a change waits before trying a lease that is held by a writer about to finish.
 BUSY_RETRY_SECONDS = 1
 
@@ -42,11 +50,24 @@ class AgentLease:
     def _key(user_id: str) -> dict[str, str]:
         return {"pk": f"{LEASE_KEY_PREFIX}{user_id}"}
 
+    # Every call: throttling (after boto3's own retries) is ``AwsThrottled``, which the state machine retries.
+    def _update(self, **call: Any) -> Any:
+        with throttling_is_transient("the agent's lease"):
+            return self._table.update_item(**call)
+
+    def _put(self, **call: Any) -> Any:
+        with throttling_is_transient("the agent's write marker"):
+            return self._table.put_item(**call)
+
+    def _get(self, **call: Any) -> Any:
+        with throttling_is_transient("reading the agent's lease"):
+            return self._table.get_item(**call)
+
     def acquire(self, user_id: str, owner: str, seconds: int) -> None:
         """Take the lease (or keep it: the owner may take its own lease again, e.g. to reconcile a lost write)."""
         now = int(self._clock())
         try:
-            self._table.update_item(
+            self._update(
                 Key=self._key(user_id),
                 UpdateExpression="SET #owner = :owner, expiresAt = :expires REMOVE settling",
                 ConditionExpression="attribute_not_exists(#owner) OR expiresAt <= :now OR #owner = :owner",
@@ -71,7 +92,7 @@ class AgentLease:
     def hold_while_settling(self, user_id: str, owner: str, seconds: int) -> None:
         """A write of ours may still land: keep the lease for ``seconds`` more (nobody else writes meanwhile)."""
         now = int(self._clock())
-        self._table.update_item(
+        self._update(
             Key=self._key(user_id),
             UpdateExpression="SET expiresAt = :expires, settling = :true",
             ConditionExpression="#owner = :owner",
@@ -87,7 +108,7 @@ class AgentLease:
             update = "SET lastWriteEtag = :etag, lastWriteChangeId = :change " + update
             values.update({":etag": wrote.etag, ":change": wrote.change_id})
         try:
-            self._table.update_item(
+            self._update(
                 Key=self._key(user_id),
                 UpdateExpression=update,
                 ConditionExpression="#owner = :owner",
@@ -98,16 +119,29 @@ class AgentLease:
             # A lease that expired and was taken over by another writer is theirs now: nothing of ours to release.
             if wrote is not None:
                 self._remember(user_id, wrote)
+        if wrote is not None:
+            self._put(
+                Item={
+                    "pk": f"{WRITE_KEY_PREFIX}{user_id}#{wrote.etag}",
+                    "changeId": wrote.change_id,
+                    "expiresAt": int(self._clock()) + WRITE_MEMORY_SECONDS,
+                }
+            )
+
+    def written_by(self, user_id: str, etag: str) -> str | None:
+        """The change of ours that wrote this presence (by its ETag), or None: someone else set it."""
+        item = self._get(Key={"pk": f"{WRITE_KEY_PREFIX}{user_id}#{etag}"}).get("Item")
+        return str(item["changeId"]) if item else None
 
     def _remember(self, user_id: str, wrote: LastWrite) -> None:
-        self._table.update_item(
+        self._update(
             Key=self._key(user_id),
             UpdateExpression="SET lastWriteEtag = :etag, lastWriteChangeId = :change",
             ExpressionAttributeValues={":etag": wrote.etag, ":change": wrote.change_id},
         )
 
     def last_write(self, user_id: str) -> LastWrite | None:
-        item = self._table.get_item(Key=self._key(user_id), ConsistentRead=True).get("Item") or {}
+        item = self._get(Key=self._key(user_id), ConsistentRead=True).get("Item") or {}
         if "lastWriteEtag" not in item:
             return None
         return LastWrite(change_id=str(item["lastWriteChangeId"]), etag=str(item["lastWriteEtag"]))

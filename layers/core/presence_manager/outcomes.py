@@ -19,3 +19,9 @@ OUTCOMES: tuple[Outcome, ...] = (APPLIED, DRY_RUN, REJECTED, CONFLICT, RATE_LIMI
 EXECUTION_SUCCEEDS: frozenset[Outcome] = frozenset({APPLIED, DRY_RUN, REJECTED})
 #: Outcomes that failed: only their audit records carry an ``error``.
 FAILED_OUTCOMES: frozenset[Outcome] = frozenset({CONFLICT, RATE_LIMITED, FAILED})
+
+#: Not an outcome of our workflow: the audit record of a presence change made outside this app (the agent in their
+#: Genesys client, a supervisor, another integration), seen through a Genesys event (presence_manager/observe.py).
+#: Never counted among the workflow's outcomes, in the aggregates or the metrics.
+Observed = Literal["observed"]
+OBSERVED: Observed = "observed"

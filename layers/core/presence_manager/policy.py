@@ -2,7 +2,8 @@
 
 Rules (each a small function returning a ``Violation`` or None; codes are machine-readable):
 
-- ``outside_business_hours`` - any presence but Offline needs ``now`` within business hours on the agent's clock.
+- ``outside_business_hours`` - any presence but Offline needs ``now`` within business hours: the daily window on
+  the agent's clock, or the Architect schedule group's open hours in the group's time zone (``business_hours``).
 - ``schedule_unknown`` - any presence but Offline needs the agent's schedule to be known: a schedule search that
   Genesys answered ``Processing`` delivers its result only through a notification topic, so for this change the
   schedule is unknown (``enforce`` rejects with this reason, ``warn`` applies with it as a warning).
@@ -29,6 +30,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from presence_manager.business_hours import BusinessHoursSource
 from presence_manager.genesys.models import (
     LIVE_INTERACTION_STATUSES,
     BusinessUnitActivityCode,
@@ -36,7 +38,7 @@ from presence_manager.genesys.models import (
     normalize_system_presence,
 )
 from presence_manager.schedules import ScheduledState
-from presence_manager.timeutil import ALL_WEEKDAYS, WEEKDAY_NAMES, BusinessHours, require_aware, to_utc_iso
+from presence_manager.timeutil import require_aware, to_utc_iso
 
 __all__ = [
     "RULES",
@@ -91,7 +93,9 @@ class PolicyInput(_PolicyModel):
     scheduled: ScheduledState | None = Field(default=None, description="None: the agent has no WFM schedule")
     schedule_unknown: bool = Field(default=False, description="the schedule search did not complete (Processing)")
     activity_code: BusinessUnitActivityCode | None = Field(default=None, description="code of scheduled.activity")
-    business_hours: BusinessHours
+    business_hours: BusinessHoursSource = Field(
+        description="the daily window (timeutil.BusinessHours) or a schedule group (business_hours)"
+    )
     zone: ZoneInfo
     now: AwareDatetime
     force: bool = False
@@ -131,11 +135,6 @@ def _clock(instant: datetime, zone: ZoneInfo) -> str:
     return local.strftime("%H:%M")
 
 
-def _day_and_clock(instant: datetime, zone: ZoneInfo) -> str:
-    local = instant.astimezone(zone)
-    return f"{WEEKDAY_NAMES[local.isoweekday()]} {local:%H:%M}"
-
-
 def _zone_name(zone: ZoneInfo) -> str:
     return zone.key or str(zone)
 
@@ -158,15 +157,11 @@ def check_business_hours(policy_input: PolicyInput) -> Violation | None:
     if policy_input.requested_is_offline:
         return None
     hours, zone, now = policy_input.business_hours, policy_input.zone, policy_input.now
-    if hours.contains(now, zone):
+    if hours.is_open(now, zone):
         return None
-    when = _clock(now, zone) if hours.weekdays == ALL_WEEKDAYS else _day_and_clock(now, zone)
     return Violation(
         code=OUTSIDE_BUSINESS_HOURS,
-        message=(
-            f"It is {when} in {_zone_name(zone)}; business hours are {hours.describe()}. "
-            f"Only Offline may be set outside business hours."
-        ),
+        message=f"{hours.closed_reason(now, zone)}. Only Offline may be set outside business hours.",
     )
 
 

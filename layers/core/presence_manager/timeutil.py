@@ -255,6 +255,19 @@ class BusinessHours(BaseModel):
         previous_day = 7 if day == 1 else day - 1
         return (day in self.weekdays and minute >= start) or (previous_day in self.weekdays and minute < end)
 
+    def is_open(self, instant: datetime, zone: ZoneInfo) -> bool:
+        """``contains``, as ``presence_manager.business_hours.BusinessHoursSource`` asks it."""
+        return self.contains(instant, zone)
+
+    def closed_reason(self, instant: datetime, zone: ZoneInfo) -> str:
+        """``"It is 21:14 in America/New_York; business hours are 08:00-20:00"`` (the day too when business hours
+        are not every day: ``"It is Sat 10:00 in ..."``)."""
+        local = require_aware(instant, "instant").astimezone(zone)
+        when = (
+            f"{local:%H:%M}" if self.weekdays == ALL_WEEKDAYS else f"{WEEKDAY_NAMES[local.isoweekday()]} {local:%H:%M}"
+        )
+        return f"It is {when} in {zone.key or zone}; business hours are {self.describe()}"
+
     def describe(self) -> str:
         """``"08:00-20:00"``, plus the days when not every day: ``"08:00-20:00 on Mon, Tue, Wed, Thu, Fri"``."""
         window = f"{self.start}-{self.end}"

@@ -17,6 +17,7 @@ from presence_manager_local.simulator.common import (
     wire_system_presence,
 )
 from presence_manager_local.simulator.errors import not_found
+from presence_manager_local.simulator.events import EventEmitter, presence_topic, routing_status_topic
 from presence_manager_local.simulator.fixture import (
     ActivityCodeSpec,
     AgentSchedule,
@@ -78,6 +79,8 @@ class OrgBase:
     users_by_name: list[UserState]
     #: business unit id → activity code id → code
     activity_code_index: dict[str, dict[str, ActivityCodeSpec]]
+    #: notification events of every presence and routing-status change (:mod:`.events`)
+    events: EventEmitter
 
     def now(self) -> datetime:
         instant = self._clock()
@@ -223,6 +226,24 @@ class OrgBase:
             "modifiedDate": iso_ms(user.modified_date),
             "selfUri": f"/api/v2/users/{user.id}/presences/purecloud",
         }
+
+    def _emit_presence(self, user: UserState) -> None:
+        """``v2.users.{id}.presence`` with the presence now (SDK ``PresenceEventUserPresence``)."""
+        definition = self.definitions[user.definition_id]
+        system_presence = wire_system_presence(definition.system_presence)
+        body: dict[str, Any] = {
+            "source": "PURECLOUD",
+            "presenceDefinition": {"id": definition.id, "systemPresence": system_presence},
+            "primary": user.primary,
+            "message": user.message,
+            "modifiedDate": iso_ms(user.modified_date),
+        }
+        self.events.emit(presence_topic(user.id), body)
+
+    def _emit_routing_status(self, user: UserState) -> None:
+        """``v2.users.{id}.routingStatus`` with the routing status now (SDK ``UserRoutingStatusUserRoutingStatus``)."""
+        routing = {"status": user.routing_status, "startTime": iso_ms(user.routing_start)}
+        self.events.emit(routing_status_topic(user.id), {"id": user.id, "routingStatus": routing})
 
     def _routing_status_json(self, user: UserState) -> dict[str, Any]:
         return {"userId": user.id, "status": user.routing_status, "startTime": iso_ms(user.routing_start)}

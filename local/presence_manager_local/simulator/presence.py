@@ -129,6 +129,7 @@ class PresenceMixin(OrgBase):
         primary: bool | None,
     ) -> None:
         stamp = self._stamp(user.modified_date)
+        routing_before = (user.routing_status, user.routing_start)
         if definition is not None:
             was_on_queue = self.definitions[user.definition_id].system_presence == "OnQueue"
             user.definition_id = definition.id
@@ -141,6 +142,9 @@ class PresenceMixin(OrgBase):
         if primary is not None:
             user.primary = primary
         user.modified_date = stamp
+        self._emit_presence(user)
+        if (user.routing_status, user.routing_start) != routing_before:
+            self._emit_routing_status(user)
 
     def patch_presence(self, user_id: str, body: Any) -> dict[str, Any]:
         with self.lock:

@@ -37,6 +37,7 @@ class RoutingMixin(OrgBase):
         with self.lock:
             user = self._user(user_id)
             user.routing_status, user.routing_start = status, self._stamp(None)
+            self._emit_routing_status(user)
             return self.get_routing_status(user_id)
 
     # ---- skills -------------------------------------------------------------------------------------------------

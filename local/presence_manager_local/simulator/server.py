@@ -42,6 +42,8 @@ MAX_BODY_BYTES = 512_000
 API_ROUTES: list[tuple[str, list[str], str]] = [
     (TOKEN_PATH, ["POST"], "token"),
     ("/__sim/downloads/{downloadId}", ["GET"], "download"),
+    ("/api/v2/architect/schedulegroups/{scheduleGroupId}", ["GET"], "schedule_group"),
+    ("/api/v2/architect/schedules/{scheduleId}", ["GET"], "architect_schedule"),
     ("/api/v2/presence/definitions", ["GET"], "definitions"),
     ("/api/v2/presence/definitions/{definitionId}", ["GET"], "definition"),
     ("/api/v2/users", ["GET"], "users"),
@@ -75,6 +77,12 @@ ADMIN_ENDPOINTS: list[tuple[str, str, str]] = [
     ("DELETE", "/__sim/faults", "clear all faults (DELETE /__sim/faults/{faultId} for one)"),
     ("GET", "/__sim/requests", "log of API and token requests (?since=<index>)"),
     ("POST", "/__sim/reset", 'reload the org, rebuild schedules around now, clear faults/log/tokens ({"agents": N})'),
+    ("GET", "/__sim/schedulegroups", "Architect schedule groups (business hours) with their schedules in full"),
+    (
+        "POST",
+        "/__sim/schedulegroups/{scheduleGroupId}",
+        'change a schedule group: {"holidaySchedules": [{"name", "start", "end", "rrule"}], …} (lists replace)',
+    ),
     ("GET", "/__sim/config", "server settings (PATCH to change rateLimitPerMinute, scheduleInlineMaxUsers, …)"),
     ("POST", "/__sim/tokens/expire", "expire every issued token (the next API call answers 401)"),
 ]
@@ -90,6 +98,8 @@ ADMIN_ROUTES: list[tuple[str, list[str], str]] = [
     ("/__sim/requests", ["GET"], "admin_requests"),
     ("/__sim/reset", ["POST"], "admin_reset"),
     ("/__sim/config", ["GET", "PATCH"], "admin_config"),
+    ("/__sim/schedulegroups", ["GET"], "admin_schedule_groups"),
+    ("/__sim/schedulegroups/{scheduleGroupId}", ["POST"], "admin_schedule_group"),
     ("/__sim/tokens/expire", ["POST"], "admin_expire_tokens"),
 ]
 
@@ -303,6 +313,10 @@ class SimulatorApp:
         method = request.method.upper()
         if endpoint == "definitions":
             return _json_response(state.list_definitions(request.args.get("deactivated")))
+        if endpoint == "schedule_group":
+            return _json_response(state.get_schedule_group(params["scheduleGroupId"]))
+        if endpoint == "architect_schedule":
+            return _json_response(state.get_architect_schedule(params["scheduleId"]))
         if endpoint == "definition":
             return _json_response(state.get_definition(params["definitionId"]))
         if endpoint == "presences_bulk_put":
@@ -467,6 +481,10 @@ class SimulatorApp:
                     )
                 )
             return _json_response(state.settings())
+        if endpoint == "admin_schedule_groups":
+            return _json_response({"scheduleGroups": state.schedule_group_views()})
+        if endpoint == "admin_schedule_group":
+            return _json_response(state.set_schedule_group(params["scheduleGroupId"], self._admin_body(request)))
         if endpoint == "admin_expire_tokens":
             return _json_response({"expired": state.expire_tokens()})
         return _json_response({"message": f"no admin endpoint {request.path}"}, 404)
@@ -501,6 +519,7 @@ class SimulatorHandle:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+        self.state.events.close()
 
     def __enter__(self) -> SimulatorHandle:
         return self

@@ -4,6 +4,7 @@
 - :mod:`.presence` — presence definitions, user presence one and in bulk, the users listing;
 - :mod:`.routing` — routing status and skills;
 - :mod:`.wfm` — units, activity codes, schedule searches, adherence, downloads;
+- :mod:`.architect` — Architect schedule groups and schedules (business hours);
 - :mod:`.auth` — tokens and the per-token rate limit (:class:`~.auth.TokenBook`);
 - :mod:`.admin` — the admin views; :mod:`.faults` — fault injection.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from presence_manager_local.simulator.admin import AdminViewsMixin
+from presence_manager_local.simulator.architect import ArchitectMixin
 from presence_manager_local.simulator.auth import RATE_WINDOW, TokenBook, TokenInfo
 from presence_manager_local.simulator.common import (
     iso_ms,
@@ -32,6 +34,7 @@ from presence_manager_local.simulator.common import (
     utc_now,
     wire_system_presence,
 )
+from presence_manager_local.simulator.events import EventEmitter, EventSink
 from presence_manager_local.simulator.faults import Fault, FaultBook, FaultSpec
 from presence_manager_local.simulator.fixture import Fixture, load_fixture
 from presence_manager_local.simulator.org import SkillAssignment, UserState
@@ -61,7 +64,7 @@ __all__ = [
 REQUEST_LOG_MAX = 100_000
 
 
-class SimulatorState(PresenceMixin, RoutingMixin, WfmMixin, AdminViewsMixin):
+class SimulatorState(PresenceMixin, RoutingMixin, WfmMixin, ArchitectMixin, AdminViewsMixin):
     """The in-memory org. Every public method takes the lock."""
 
     def __init__(
@@ -86,7 +89,18 @@ class SimulatorState(PresenceMixin, RoutingMixin, WfmMixin, AdminViewsMixin):
         self.management_unit_count = management_units
         self.auth = TokenBook(self.now, rate_limit_per_minute)
         self.faults = FaultBook()
+        self.events = EventEmitter()
         self.reset()
+
+    @property
+    def event_sink(self) -> EventSink | None:
+        """Called with ``(topicName, eventBody)`` after every presence or routing-status change, from a worker
+        thread (:mod:`.events`); None (the default): no events."""
+        return self.events.sink
+
+    @event_sink.setter
+    def event_sink(self, sink: EventSink | None) -> None:
+        self.events.sink = sink
 
     # ---- lifecycle and configuration ----------------------------------------------------------------------------
 
@@ -105,6 +119,7 @@ class SimulatorState(PresenceMixin, RoutingMixin, WfmMixin, AdminViewsMixin):
             self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_MAX)
             self._request_count = 0
             self.reset_wfm()
+            self.reset_architect()
             self.faults.clear()
 
     def reshape(self, agents: int | None, management_units: int | None = None) -> None:
@@ -239,5 +254,6 @@ class SimulatorState(PresenceMixin, RoutingMixin, WfmMixin, AdminViewsMixin):
                 ],
                 **views,
                 "asyncScheduleSearches": [s.to_json() for s in self.async_searches.values()],
+                "scheduleGroups": self.schedule_group_views(),
                 "faults": [f.to_json() for f in self.faults.active()],
             }

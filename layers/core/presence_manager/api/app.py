@@ -10,10 +10,12 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from presence_manager import dependencies as deps
-from presence_manager.api import bulk, changes, inputs
+from presence_manager.api import automation, bulk, changes, inputs
 from presence_manager.api.errors import domain_error_response, error_response
+from presence_manager.automation import AutomationStore, management_unit_id_param
 from presence_manager.errors import InvalidRequest, PresenceManagerError
 from presence_manager.observability import logger
+from presence_manager.planner import planner_from_env
 from presence_manager.workflow.bulk import parse_bulk_request
 from presence_manager.workflow.models import ChangeRequest, parse_change_request
 from presence_manager.workflow.validate import snapshot
@@ -145,6 +147,33 @@ def get_agent_audit(user_id: str) -> Response:
 @app.get("/agents/<user_id>/metrics")
 def get_agent_metrics(user_id: str) -> Response:
     return json_response(200, deps.audit_store().agent_metrics(inputs.user_id_param(user_id)).to_json())
+
+
+@app.get("/management-units/<management_unit_id>/automation")
+def get_automation(management_unit_id: str) -> Response:
+    unit = management_unit_id_param(management_unit_id)
+    return json_response(200, automation.show(automation_store(), unit))
+
+
+@app.put("/management-units/<management_unit_id>/automation")
+def put_automation(management_unit_id: str) -> Response:
+    unit = management_unit_id_param(management_unit_id)
+    body = json_body()
+    stored = automation.put(
+        automation_store(), planner_from_env(), deps.genesys(), unit, body, updated_by=requested_by(), now=deps.now()
+    )
+    logger.info("automation set", extra={"managementUnitId": unit, "enabled": stored["enabled"]})
+    return json_response(200, stored)
+
+
+@app.post("/management-units/<management_unit_id>/automation/plan")
+def plan_automation(management_unit_id: str) -> Response:
+    unit = management_unit_id_param(management_unit_id)
+    return json_response(200, automation.plan(planner_from_env(), unit))
+
+
+def automation_store() -> AutomationStore:
+    return AutomationStore(deps.dynamodb(), deps.settings().agent_table_name)
 
 
 @app.exception_handler(PresenceManagerError)

@@ -20,12 +20,13 @@ import base64
 import binascii
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from annotated_types import Interval
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, StringConstraints, ValidationError
 
 from presence_manager.errors import InvalidRequest
+from presence_manager.outcomes import Outcome
 from presence_manager.timeutil import parse_instant, to_utc_iso
 from presence_manager.validation import (
     MAX_JSON_DEPTH,
@@ -285,7 +286,7 @@ class BulkQuery(BaseModel):
 
     limit: PageLimit = 100
     next_token: QueryText | None = Field(default=None, alias="nextToken")
-    outcome: Literal["applied", "dry_run", "rejected", "conflict", "rate_limited", "failed"] | None = None
+    outcome: Outcome | None = None
 
     @classmethod
     def parse(cls, params: dict[str, str] | None) -> BulkQuery:

@@ -18,14 +18,15 @@ Shape of the bucket (why no 60-second window can exceed ``per_minute``)
     ``D = 0`` gives the plain ``B + 60 r = per_minute``. The refill interval is rounded *up* to a whole microsecond,
     so rounding only ever makes the bucket stricter.
 
-Stored form (one item, ``pk = BUDGET#<name>``, one attribute ``tat``)
+Stored form (one item, ``pk = BUDGET#<name>``, attributes ``tat`` and, after a real 429, ``holdUntil``)
     The bucket is kept in its GCRA form: ``tat`` ("theoretical arrival time", epoch microseconds) is when the bucket
     will be full again; ``tokens(now) = B - max(0, tat - now) / T`` with ``T = 1/r``. Reserving ``n`` is allowed iff
     ``tat <= now + (B - n) T`` and sets ``tat = max(tat, now) + n T`` - exactly a token bucket, but the update is an
     *increment* DynamoDB applies atomically under a condition, with no read first:
 
     - busy bucket (``tat >= now``): ``SET tat = tat + :cost`` if ``tat BETWEEN :now AND :limit``;
-    - idle bucket (``tat < now`` or no item): ``SET tat = :now + :cost`` if ``attribute_not_exists(tat) OR tat < :now``.
+    - idle bucket (``tat < now`` or no item): ``SET tat = :now + :cost`` if ``attribute_not_exists(tat) OR tat < :now``;
+    - both only while no hold is on: ``AND (attribute_not_exists(holdUntil) OR holdUntil <= :now)`` (see ``back_off``).
 
     Cost: one ``UpdateItem`` per reservation, no ``GetItem``. The branch is guessed from the ``tat`` this container
     last saw (``UPDATED_NEW`` of its last update, free); a wrong guess fails its condition and the failure returns
@@ -47,9 +48,16 @@ Clock skew between Lambdas
     by the Amazon Time Sync Service, so ``S`` is far below the ``D`` margin in practice.
 
 A single reservation is capped at ``B`` (``ValueError`` above it, a programming error: split the work): a larger one
-could never be paid for at once. ``refund`` gives back calls reserved but not sent (never above a full bucket) and
-``back_off`` empties the bucket for a real 429's ``Retry-After`` so every Lambda waits it out, not just the one
-that drew it."""
+could never be paid for at once. ``refund`` gives back calls reserved but not sent (never above a full bucket).
+
+A real 429 (``back_off``)
+    Genesys answered 429 with ``Retry-After`` although the bucket had paid for the call: some limit the bucket does
+    not model (another of Genesys's limits, clock skew) is spent. ``back_off`` puts a *hold* on the bucket until
+    ``Retry-After`` has passed (``holdUntil``, epoch microseconds, only ever moved later): every reservation of
+    every Lambda is refused until then (``retryAfterSeconds`` = the hold's remainder), so all of them wait it out,
+    not just the one that drew it. ``tat`` is left alone: a hold only ever refuses, so the per-minute guarantee
+    above is unchanged, and when it ends the bucket holds what it would have held anyway (it kept refilling) - a
+    step resuming from its Wait after a 429 is not refused a second time for a bucket the 429 drained."""
 
 from __future__ import annotations
 
@@ -74,6 +82,8 @@ DEFAULT_SPEND_WITHIN_SECONDS = 5.0
 DEFAULT_MAX_ATTEMPTS = 4
 MICROS = 1_000_000
 WINDOW_SECONDS = 60
+#: Part of every reservation's condition: no 429's hold is on (``back_off``).
+NO_HOLD = "(attribute_not_exists(holdUntil) OR holdUntil <= :now)"
 
 
 class RateBudget:
@@ -145,18 +155,22 @@ class RateBudget:
                 if seen is not None and seen >= now:
                     answer = self._update(
                         "SET tat = tat + :cost",
-                        "tat BETWEEN :now AND :limit",
+                        f"tat BETWEEN :now AND :limit AND {NO_HOLD}",
                         {":cost": cost, ":now": now, ":limit": limit},
                     )
                 else:
                     answer = self._update(
                         "SET tat = :tat",
-                        "attribute_not_exists(tat) OR tat < :now",
+                        f"(attribute_not_exists(tat) OR tat < :now) AND {NO_HOLD}",
                         {":tat": now + cost, ":now": now},
                     )
             except self._conditional_failed as exc:
                 actual = _stored_tat(exc)
                 self._seen_tat = actual
+                hold = _stored(exc, "holdUntil")
+                if hold is not None and hold > now:  # a 429's Retry-After, then whatever the tokens need
+                    wait = max(hold, (actual or 0) - slack) - now
+                    raise self._empty(calls, math.ceil(wait / MICROS), held=True) from None
                 if actual is not None and actual > limit:
                     raise self._empty(calls, math.ceil((actual - limit) / MICROS)) from None
                 continue  # the other branch applies now: try it (bounded)
@@ -195,25 +209,26 @@ class RateBudget:
         self._seen_tat = int(answer["Attributes"]["tat"])
 
     def back_off(self, seconds: int) -> None:
-        """A real 429 said wait ``seconds``: empty the bucket so that no Lambda of the deployment gets a token before
-        then (the first one refills ``seconds`` from now). Only ever moves the bucket's state forward."""
+        """A real 429 said wait ``seconds``: hold the bucket until then, so that no Lambda of the deployment gets a
+        call before the ``Retry-After`` has passed (the hold is only ever moved later; the tokens are untouched)."""
         if seconds <= 0:
             return
-        tat = self._now() + seconds * MICROS + (self.burst - 1) * self.interval_micros
+        hold = self._now() + seconds * MICROS
         try:
-            self._update("SET tat = :tat", "attribute_not_exists(tat) OR tat < :tat", {":tat": tat})
-        except self._conditional_failed as exc:
-            self._seen_tat = _stored_tat(exc)
-            return
+            self._update(
+                "SET holdUntil = :hold", "attribute_not_exists(holdUntil) OR holdUntil < :hold", {":hold": hold}
+            )
+        except self._conditional_failed:
+            return  # a longer hold is already on
         except GenesysUnavailable:  # the 429 itself still makes this step wait; the others find out by theirs
             logger.warning("Genesys rate budget: a back-off of %d s was not shared (table unavailable)", seconds)
-            return
-        self._seen_tat = tat
 
     def available(self) -> float:
         """Tokens in the bucket now, by this container's clock (never negative). One consistent read."""
         item = self._table.get_item(Key=self._key, ConsistentRead=True).get("Item") or {}
         now = self._now()
+        if int(item.get("holdUntil", 0)) > now:
+            return 0.0
         if "tat" not in item:
             return float(self.burst)
         debt = max(0, int(item["tat"]) - now)
@@ -264,8 +279,13 @@ class RateBudget:
                 source="budget",
             ) from exc
 
-    def _empty(self, calls: int, seconds: int, *, contended: bool = False) -> GenesysRateLimited:
-        reason = "too many concurrent reservations" if contended else "the bucket is empty"
+    def _empty(self, calls: int, seconds: int, *, contended: bool = False, held: bool = False) -> GenesysRateLimited:
+        if held:
+            reason = "held after a 429 until its Retry-After has passed"
+        elif contended:
+            reason = "too many concurrent reservations"
+        else:
+            reason = "the bucket is empty"
         return GenesysRateLimited(
             f"Genesys rate budget: {reason} for {calls} call(s) ({self.per_minute}/minute)",
             retry_after_seconds=max(1, seconds),
@@ -303,6 +323,11 @@ _ACTIVE: ContextVar[Reservation | None] = ContextVar("presence_manager_rate_rese
 
 def _stored_tat(exc: Any) -> int | None:
     """``tat`` of the item a failed conditional update returned (``ALL_OLD``, low-level form), if any."""
+    return _stored(exc, "tat")
+
+
+def _stored(exc: Any, attribute: str) -> int | None:
+    """A number attribute of the item a failed conditional update returned (``ALL_OLD``, low-level form), if any."""
     item = exc.response.get("Item") or {}
-    value = item.get("tat")
+    value = item.get(attribute)
     return int(value["N"]) if value else None

@@ -41,9 +41,9 @@ One token and one rate budget for the deployment
     (after its token is in hand, so that it leaves within the budget's ``spend_within_seconds``). An empty budget is
     ``GenesysRateLimited(retryAfterSeconds)`` with nothing sent - the same error, and the same Wait in the state
     machine, as a real 429 - and ``GenesysUnavailable`` when the budget's table cannot be reached (nothing sent
-    either). A real 429 from the API empties the budget for its Retry-After (``back_off``), so the other Lambdas wait
-    it out without drawing 429s of their own. ``reserved(calls)`` lets a step reserve what it is about to make in
-    one update (one wait for all of them, rather than a refusal half-way).
+    either). A real 429 from the API holds the budget until its Retry-After has passed (``back_off``), so the other
+    Lambdas wait it out without drawing 429s of their own. ``reserved(calls)`` lets a step reserve what it is about
+    to make in one update (one wait for all of them, rather than a refusal half-way).
     Not paid from the budget: the token endpoint (the budget is the per-token API limit, counting requests made with
     a token; logins are limited separately and the shared token keeps them to one per token lifetime - see auth.py),
     and a ``downloadUrl`` on another host (no bearer token, not the API). A token-endpoint 429 leaves the budget
@@ -107,6 +107,8 @@ from presence_manager.genesys.models import (
     PresenceDefinition,
     RoutingStatus,
     RoutingStatusValue,
+    Schedule,
+    ScheduleGroup,
     UcUserPresence,
     UserEntityListing,
     UserPresence,
@@ -654,6 +656,25 @@ class GenesysClient:
     def delete_user_routing_skill(self, user_id: str, skill_id: str) -> None:
         path = self._path("/api/v2/users/{userId}/routingskills/{skillId}", userId=user_id, skillId=skill_id)
         self._request("DELETE", path, kind=WRITE)
+
+    # ---- architect ----------------------------------------------------------------------------------------------
+
+    def get_schedule_group(self, schedule_group_id: str) -> ScheduleGroup:
+        """An Architect schedule group (its time zone and the references of its open, closed and holiday
+        schedules), cached for ``definitions_cache_seconds``: an edit in Genesys is seen within that time."""
+        path = self._path("/api/v2/architect/schedulegroups/{scheduleGroupId}", scheduleGroupId=schedule_group_id)
+        return self._cached(
+            f"schedule-group:{schedule_group_id}",
+            self._settings.definitions_cache_seconds,
+            lambda: self._get(path, ScheduleGroup),
+        )
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        """An Architect schedule (local ``start``/``end`` and ``rrule``), cached like its group."""
+        path = self._path("/api/v2/architect/schedules/{scheduleId}", scheduleId=schedule_id)
+        return self._cached(
+            f"schedule:{schedule_id}", self._settings.definitions_cache_seconds, lambda: self._get(path, Schedule)
+        )
 
     # ---- workforce management -----------------------------------------------------------------------------------
 

@@ -333,3 +333,42 @@ class WfmUserEntityListing(GenesysModel):
     """GET /api/v2/workforcemanagement/managementunits/{managementUnitId}/users: SDK entities are UserReference."""
 
     entities: list[EntityRef] = Field(default_factory=list)
+
+
+# ---- Architect schedules ----------------------------------------------------------------------------------------
+
+
+class DomainEntityRef(GenesysModel):
+    id: str
+    name: str | None = None
+    self_uri: str | None = None
+
+
+class ScheduleGroup(GenesysModel):
+    """GET /api/v2/architect/schedulegroups/{scheduleGroupId} (``ArchitectApi.get_architect_schedulegroup``): the
+    group's IANA ``timeZone`` and references to its open, closed and holiday schedules. ``state`` (SDK values
+    active, inactive, deleted) is read as text: a value the SDK does not know yet must not fail the read."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+    time_zone: str | None = None
+    open_schedules: list[DomainEntityRef] = Field(default_factory=list)
+    closed_schedules: list[DomainEntityRef] = Field(default_factory=list)
+    holiday_schedules: list[DomainEntityRef] = Field(default_factory=list)
+    self_uri: str | None = None
+
+
+class Schedule(GenesysModel):
+    """GET /api/v2/architect/schedules/{scheduleId} (``ArchitectApi.get_architect_schedule``). ``start`` and ``end``
+    are the SDK's ``LocalDateTime``: wall-clock date-times without an offset (``2026-11-26T08:00:00.000``), read in
+    the time zone of the schedule group using the schedule; ``rrule`` is an iCalendar recurrence rule (none: one
+    occurrence)."""
+
+    id: str
+    name: str | None = None
+    state: str | None = None
+    start: datetime
+    end: datetime
+    rrule: str | None = None
+    self_uri: str | None = None

@@ -40,7 +40,13 @@ from presence_manager.lease import LastWrite
 from presence_manager.outcomes import APPLIED, DRY_RUN, FAILED, REJECTED, Outcome
 from presence_manager.workflow.bulk import agent_change_id
 from presence_manager.workflow.export import presence_changed_entry, put_events
-from presence_manager.workflow.locked_update import compare, needs_routing_check, refuse_live_interaction, update_result
+from presence_manager.workflow.locked_update import (
+    compare,
+    live_interaction_check,
+    needs_routing_check,
+    release_after,
+    update_result,
+)
 from presence_manager.workflow.models import (
     CaughtError,
     ChangeRequest,
@@ -50,11 +56,12 @@ from presence_manager.workflow.models import (
     StepInput,
     UpdateResult,
     ValidationResult,
+    Violation,
     WorkflowModel,
     parse_change_request,
 )
 from presence_manager.workflow.skill_override import apply_skill_overrides
-from presence_manager.workflow.validate import decide, observe_batch, snapshot
+from presence_manager.workflow.validate import STEP_CALLS, decide, observe_batch, snapshot
 
 if TYPE_CHECKING:
     from presence_manager.audit import AuditRecord
@@ -111,6 +118,7 @@ class BatchAgent(WorkflowModel):
     live_interaction: CaughtError | None = None
     failure: CaughtError | None = None
     export_error: CaughtError | None = None
+    warnings: list[Violation] = Field(default_factory=list, description="found right before the write (forced)")
 
     def finish(self, outcome: Outcome, failure: PresenceManagerError | None = None) -> None:
         self.status, self.outcome = "done", outcome
@@ -124,6 +132,7 @@ class Pause(WorkflowModel):
 
     retry_after_seconds: int = 0
     resume_at: Literal["Validate", "SkillOverride"] = "Validate"
+    source: str = "genesys"
 
 
 class BatchState(WorkflowModel):
@@ -170,6 +179,7 @@ class BatchState(WorkflowModel):
         merged = Counters(
             conflict_retries=agent.counters.conflict_retries,
             rate_limit_waits=counters.rate_limit_waits,
+            budget_waits=counters.budget_waits,
             lease_waits=agent.counters.lease_waits,
             unconfirmed_writes=agent.counters.unconfirmed_writes,
         )
@@ -256,16 +266,19 @@ def locked_update_batch(
     written: dict[str, LastWrite] = {}
     settling: set[str] = set()
     try:
-        to_send = _compare_all(state, held, genesys=genesys, lease=lease, settings=settings, now=now, wrote=written)
-        if to_send:
-            _write_all(state, to_send, genesys=genesys, lease=lease, settings=settings, now=now, wrote=written)
-            settling = {agent.user_id for agent in to_send if agent.status == "unconfirmed"}
+        with genesys.reserved(STEP_CALLS):  # the bulk re-read, the routing read, the bulk write
+            to_send = _compare_all(state, held, genesys=genesys, lease=lease, settings=settings, now=now, wrote=written)
+            if to_send:
+                _write_all(state, to_send, genesys=genesys, lease=lease, settings=settings, now=now, wrote=written)
+                settling = {agent.user_id for agent in to_send if agent.status == "unconfirmed"}
     except GenesysRateLimited as error:  # nothing written by the call refused; what the agents went through stays
-        state.pause = Pause(retry_after_seconds=max(1, error.retry_after_seconds), resume_at="Validate")
+        state.pause = Pause(
+            retry_after_seconds=max(1, error.retry_after_seconds), resume_at="Validate", source=error.source
+        )
     finally:
         for agent in held:
             if agent.user_id not in settling:
-                lease.release(agent.user_id, agent.change_id, wrote=written.get(agent.user_id))
+                release_after(lease, agent.user_id, agent.change_id, written.get(agent.user_id))
     return state
 
 
@@ -306,21 +319,21 @@ def _compare_all(
             wrote[agent.user_id] = LastWrite(change_id=agent.change_id, etag=presence.etag)
         else:
             candidates.append(agent)
-    enforce = settings.policy_mode == "enforce"
     check = [
         a
         for a in candidates
         if a.validation
         and a.validation.target
-        and needs_routing_check(state.request_for(a), live[a.user_id], a.validation.target, enforce=enforce)
+        and needs_routing_check(live[a.user_id], a.validation.target, settings.policy_mode)
     ]
     statuses = genesys.get_users_routing_status([a.user_id for a in check]) if check else {}
     to_send = []
     for agent in candidates:
         target = agent.validation.target if agent.validation else None
         if agent in check and target is not None:
+            status = str(statuses.get(agent.user_id, "OFF_QUEUE"))
             try:
-                refuse_live_interaction(agent.user_id, target, str(statuses.get(agent.user_id, "OFF_QUEUE")))
+                agent.warnings = live_interaction_check(state.request_for(agent), target, status, settings.policy_mode)
             except LiveInteraction as error:
                 agent.live_interaction = caught(error)
                 agent.finish(REJECTED)
@@ -365,7 +378,8 @@ def _write_all(
             )
             continue
         previous = agent.validation.observed if agent.validation else new
-        agent.status, agent.update = "applied", update_result(previous, new, now, reconciled=False)
+        agent.status = "applied"
+        agent.update = update_result(previous, new, now, reconciled=False, warnings=agent.warnings)
         wrote[agent.user_id] = LastWrite(change_id=agent.change_id, etag=new.etag)
 
 
@@ -391,7 +405,9 @@ def skill_override_batch(
                 now=now,
             )
         except GenesysRateLimited as error:
-            state.pause = Pause(retry_after_seconds=max(1, error.retry_after_seconds), resume_at="SkillOverride")
+            state.pause = Pause(
+                retry_after_seconds=max(1, error.retry_after_seconds), resume_at="SkillOverride", source=error.source
+            )
             return state
         except PresenceManagerError as error:
             agent.finish(FAILED, error)

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, StrictBool, field_validator, model_validator
+from pydantic import Field, StrictBool, StrictInt, field_validator, model_validator
 
 from presence_manager.errors import BulkIncomplete, InvalidRequest
 from presence_manager.timeutil import parse_instant
@@ -19,6 +19,7 @@ from presence_manager.validation import (
     TimeZoneText,
 )
 from presence_manager.workflow.models import (
+    MAX_RESPECT_OWN_CHANGES_MINUTES,
     MAX_SKILL_OVERRIDES,
     ChangeRequest,
     SkillOverride,
@@ -49,6 +50,8 @@ class BulkChangeRequest(WorkflowModel):
     reason: ReasonText | None = None
     dry_run: StrictBool = False
     requested_by: RequestedByText | None = None
+    #: Every agent of the bulk: see ``ChangeRequest.respect_own_changes_minutes``.
+    respect_own_changes_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_RESPECT_OWN_CHANGES_MINUTES)
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 

@@ -25,10 +25,17 @@ from presence_manager.errors import (
     IfMatchFailed,
     LiveInteraction,
     PreconditionFailed,
+    PresenceManagerError,
     SupersededByOwnWrite,
 )
 from presence_manager.lease import LastWrite
-from presence_manager.policy import takes_live_agent_off_queue
+from presence_manager.observability import logger
+from presence_manager.policy import (
+    LIVE_INTERACTION,
+    LIVE_INTERACTION_FORCED,
+    PolicyMode,
+    takes_live_agent_off_queue,
+)
 from presence_manager.timeutil import to_utc_iso
 from presence_manager.workflow.models import (
     ChangeRequest,
@@ -36,8 +43,9 @@ from presence_manager.workflow.models import (
     PresenceTarget,
     UpdateResult,
     ValidationResult,
+    Violation,
 )
-from presence_manager.workflow.validate import snapshot
+from presence_manager.workflow.validate import STEP_CALLS, snapshot
 
 if TYPE_CHECKING:
     from presence_manager.genesys.client import GenesysClient
@@ -53,13 +61,42 @@ def locked_update(
     lease: AgentLease,
     lease_seconds: int,
     settle_seconds: int,
-    enforce_live_interaction: bool,
+    policy_mode: PolicyMode,
     now: datetime,
     unconfirmed: bool = False,
 ) -> UpdateResult:
     target = validation.target
     if target is None:
         raise ValueError("locked_update needs a validated target presence")
+    with genesys.reserved(STEP_CALLS):  # the re-read, the routing re-check, the write: one wait, never half-way
+        return _locked(
+            change_id,
+            request,
+            validation,
+            target,
+            genesys,
+            lease,
+            lease_seconds,
+            settle_seconds,
+            policy_mode,
+            now,
+            unconfirmed,
+        )
+
+
+def _locked(
+    change_id: str,
+    request: ChangeRequest,
+    validation: ValidationResult,
+    target: PresenceTarget,
+    genesys: GenesysClient,
+    lease: AgentLease,
+    lease_seconds: int,
+    settle_seconds: int,
+    policy_mode: PolicyMode,
+    now: datetime,
+    unconfirmed: bool,
+) -> UpdateResult:
     user_id = request.user_id
     lease.acquire(user_id, change_id, lease_seconds)
     wrote: LastWrite | None = None
@@ -69,8 +106,9 @@ def locked_update(
         if compare(change_id, request, validation, live, lease, unconfirmed=unconfirmed) == "landed":
             wrote = LastWrite(change_id=change_id, etag=live.etag)
             return update_result(validation.observed, live, now, reconciled=True)
-        if needs_routing_check(request, live, target, enforce=enforce_live_interaction):
-            refuse_live_interaction(user_id, target, genesys.get_routing_status(user_id).status)
+        warnings: list[Violation] = []
+        if needs_routing_check(live, target, policy_mode):
+            warnings = live_interaction_check(request, target, genesys.get_routing_status(user_id).status, policy_mode)
         try:
             updated = snapshot(genesys.patch_user_presence(user_id, target.definition_id, request.message))
         except GenesysWriteUnconfirmed:
@@ -78,10 +116,21 @@ def locked_update(
             settling = True
             raise
         wrote = LastWrite(change_id=change_id, etag=updated.etag)
-        return update_result(live, updated, now, reconciled=False)
+        return update_result(live, updated, now, reconciled=False, warnings=warnings)
     finally:
         if not settling:
-            lease.release(user_id, change_id, wrote=wrote)
+            release_after(lease, user_id, change_id, wrote)
+
+
+def release_after(lease: AgentLease, user_id: str, change_id: str, wrote: LastWrite | None) -> None:
+    """Give the lease back. After a confirmed write, a refused release must not turn the change into a failure
+    (and a retry into a second write): the lease then simply expires."""
+    try:
+        lease.release(user_id, change_id, wrote=wrote)
+    except PresenceManagerError:
+        if wrote is None:
+            raise
+        logger.warning("the lease could not be released after a confirmed write; it expires by itself")
 
 
 def compare(
@@ -93,13 +142,17 @@ def compare(
     *,
     unconfirmed: bool,
 ) -> str:
-    """The precondition on a fresh read under the lease: ``"landed"`` (a lost write of ours is there), ``"write"``
-    (unchanged since Validate), or an error saying who moved it (the caller's ifMatch, us, someone else)."""
+    """The precondition on a fresh read under the lease: ``"landed"`` (a write of this change is there: its lost
+    answer, or a duplicate delivery of this step), ``"write"`` (unchanged since Validate), or an error saying who
+    moved it (the caller's ifMatch, another change of ours, someone else)."""
     target = validation.target
     if unconfirmed and target is not None and is_target(live, target.definition_id, request.message):
         return "landed"
     if live.etag == validation.expected_etag:
         return "write"
+    ours = lease.last_write(request.user_id)
+    if ours is not None and ours.etag == live.etag and ours.change_id == change_id:
+        return "landed"  # this change already wrote it (the step was delivered twice): never write again
     details = {
         "userId": request.user_id,
         "expectedEtag": validation.expected_etag,
@@ -108,8 +161,7 @@ def compare(
     }
     if validation.if_match_supplied:
         raise IfMatchFailed("the agent's presence no longer matches ifMatch", **details)
-    ours = lease.last_write(request.user_id)
-    if ours is not None and ours.etag == live.etag and ours.change_id != change_id:
+    if ours is not None and ours.etag == live.etag:
         raise SupersededByOwnWrite(
             "another change of ours wrote the agent's presence since it was validated",
             byChangeId=ours.change_id,
@@ -118,21 +170,26 @@ def compare(
     raise PreconditionFailed("the agent's presence changed since it was validated", **details)
 
 
-def needs_routing_check(
-    request: ChangeRequest, live: PresenceSnapshot, target: PresenceTarget, *, enforce: bool
-) -> bool:
-    """Routing status matters only for an On Queue agent the change would take off queue (and not when forced)."""
-    return enforce and not request.force and live.system_presence == "OnQueue" and target.system_presence != "OnQueue"
+def needs_routing_check(live: PresenceSnapshot, target: PresenceTarget, policy_mode: PolicyMode) -> bool:
+    """Routing status matters only for an On Queue agent the change would take off queue."""
+    return policy_mode != "off" and live.system_presence == "OnQueue" and target.system_presence != "OnQueue"
 
 
-def refuse_live_interaction(user_id: str, target: PresenceTarget, status: str) -> None:
-    if takes_live_agent_off_queue("OnQueue", status, target.system_presence):
-        raise LiveInteraction(
-            f"the agent is On Queue and {status} (a live interaction); {target.label} would take them off queue, "
-            "so nothing was written. Use force to override.",
-            userId=user_id,
-            routingStatus=status,
-        )
+def live_interaction_check(
+    request: ChangeRequest, target: PresenceTarget, status: str, policy_mode: PolicyMode
+) -> list[Violation]:
+    """Right before the write: a live interaction stops it (``LiveInteraction``) unless forced (then a
+    ``live_interaction_forced`` warning) or the policy only warns (a ``live_interaction`` warning)."""
+    if not takes_live_agent_off_queue("OnQueue", status, target.system_presence):
+        return []
+    message = f"the agent is On Queue and {status} (a live interaction); {target.label} takes them off queue"
+    if request.force:
+        return [Violation(code=LIVE_INTERACTION_FORCED, message=f"Forced: {message}.")]
+    if policy_mode == "warn":
+        return [Violation(code=LIVE_INTERACTION, message=f"{message}.")]
+    raise LiveInteraction(
+        f"{message}, so nothing was written. Use force to override.", userId=request.user_id, routingStatus=status
+    )
 
 
 def is_target(live: PresenceSnapshot, definition_id: str, message: str | None) -> bool:
@@ -140,7 +197,12 @@ def is_target(live: PresenceSnapshot, definition_id: str, message: str | None) -
 
 
 def update_result(
-    previous: PresenceSnapshot, new: PresenceSnapshot, now: datetime, *, reconciled: bool
+    previous: PresenceSnapshot,
+    new: PresenceSnapshot,
+    now: datetime,
+    *,
+    reconciled: bool,
+    warnings: list[Violation] | None = None,
 ) -> UpdateResult:
     return UpdateResult(
         previous_presence=previous,
@@ -148,4 +210,5 @@ def update_result(
         new_etag=new.etag,
         applied_at=to_utc_iso(now),
         reconciled=reconciled,
+        warnings=warnings or [],
     )

@@ -24,6 +24,8 @@ from presence_manager.validation import (
 
 MAX_SKILL_OVERRIDES = 50
 MAX_REVERT_MINUTES = 7 * 24 * 60
+#: ``respectOwnChangesMinutes``: leave an agent alone who changed their own presence within this many minutes.
+MAX_RESPECT_OWN_CHANGES_MINUTES = 240
 
 
 def iana_time_zone(value: str | None) -> str | None:
@@ -75,6 +77,9 @@ class ChangeRequest(WorkflowModel):
     dry_run: StrictBool = False
     requested_by: RequestedByText | None = None
     revert_of: ChangeIdText | None = None
+    #: Leave the agent alone (rejected, ``agent_changed_presence_recently``) when they changed their own presence
+    #: in Genesys within this many minutes (the schedule-following automation sets it).
+    respect_own_changes_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_RESPECT_OWN_CHANGES_MINUTES)
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 
@@ -147,6 +152,7 @@ class UpdateResult(WorkflowModel):
     new_etag: str
     applied_at: str
     reconciled: bool = Field(default=False, description="a write whose answer was lost was found to have landed")
+    warnings: list[Violation] = Field(default_factory=list, description="found right before the write (forced)")
 
 
 class SkillChange(WorkflowModel):
@@ -188,6 +194,7 @@ class Counters(WorkflowModel):
 
     conflict_retries: int = 0
     rate_limit_waits: int = 0
+    budget_waits: int = 0
     lease_waits: int = 0
     unconfirmed_writes: int = 0
 

@@ -45,13 +45,21 @@ def error_details(error: dict[str, Any] | None) -> dict[str, Any] | None:
     return details
 
 
-#: Survived retries, by kind: (counter, where the state keeps the last caught error of that kind, error name).
-ATTEMPT_KINDS: tuple[tuple[str, str, str], ...] = (
-    ("conflict_retries", "conflict", "PreconditionFailed"),
-    ("rate_limit_waits", "rate_limited", "GenesysRateLimited"),
-    ("lease_waits", "lease_held", "LeaseHeld"),
-    ("unconfirmed_writes", "unconfirmed_write", "GenesysWriteUnconfirmed"),
+#: Survived retries, by kind: (counter, where the state keeps the last caught error of that kind, the kind's name
+#: when its last error does not say it: budget waits and 429 waits share the one caught ``GenesysRateLimited``).
+ATTEMPT_KINDS: tuple[tuple[str, str, str | None], ...] = (
+    ("conflict_retries", "conflict", None),
+    ("rate_limit_waits", "rate_limited", None),
+    ("budget_waits", "rate_limited", "RateBudget"),
+    ("lease_waits", "lease_held", None),
+    ("unconfirmed_writes", "unconfirmed_write", None),
 )
+DEFAULT_KIND_NAMES = {
+    "conflict_retries": "PreconditionFailed",
+    "rate_limit_waits": "GenesysRateLimited",
+    "lease_waits": "LeaseHeld",
+    "unconfirmed_writes": "GenesysWriteUnconfirmed",
+}
 
 
 def caught(error: CaughtError | None) -> dict[str, Any] | None:
@@ -61,15 +69,15 @@ def caught(error: CaughtError | None) -> dict[str, Any] | None:
 def attempts(state: StepInput) -> list[Attempt]:
     """Every retry the change survived (or ran out of), by kind, with the last error of that kind."""
     found = []
-    for counter, path, name in ATTEMPT_KINDS:
+    for counter, path, kind in ATTEMPT_KINDS:
         count = getattr(state.counters, counter)
         if count:
-            last = caught(getattr(state, path))
+            last = caught(getattr(state, path)) or {}
             found.append(
                 Attempt(
-                    type=last.get("type") or name if last else name,
+                    type=kind or last.get("type") or DEFAULT_KIND_NAMES[counter],
                     count=count,
-                    last_message=last.get("message") if last else None,
+                    last_message=last.get("message"),
                 )
             )
     return found
@@ -99,7 +107,10 @@ def outcome_reason(state: StepInput, error: dict[str, Any] | None) -> str | None
             f"the presence kept changing under us ({counters.conflict_retries} conflict retries); nothing was written"
         )
     if state.outcome == RATE_LIMITED:
-        return f"Genesys Cloud still answered 429 after {counters.rate_limit_waits} waits"
+        return (
+            f"still rate limited after {counters.rate_limit_waits} Retry-After waits and {counters.budget_waits} "
+            "waits for the deployment's rate budget"
+        )
     if state.outcome == DRY_RUN:
         return "dry run: validated only, nothing changed"
     if state.outcome == FAILED and error:
@@ -112,14 +123,18 @@ def outcome_reason(state: StepInput, error: dict[str, Any] | None) -> str | None
 
 
 def _policy(state: StepInput) -> PolicySummary | None:
-    """The policy as decided; a live interaction found right before the write is one more violation."""
+    """The policy as decided; what LockedUpdate found right before the write is added: a live interaction that
+    stopped it (a violation), or one that was forced or only warned about (a warning)."""
     policy = state.validation.policy if state.validation else None
-    if state.live_interaction is None:
+    late_warnings = state.update.warnings if state.update else []
+    if state.live_interaction is None and not late_warnings:
         return policy
-    live = caught(state.live_interaction) or {}
-    violation = Violation(code="live_interaction", message=str(live.get("message")))
     base = policy or PolicySummary(mode="enforce")
-    return base.model_copy(update={"violations": [*base.violations, violation]})
+    violations = list(base.violations)
+    if state.live_interaction is not None:
+        live = caught(state.live_interaction) or {}
+        violations.append(Violation(code="live_interaction", message=str(live.get("message"))))
+    return base.model_copy(update={"violations": violations, "warnings": [*base.warnings, *late_warnings]})
 
 
 def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) -> AuditRecord:
@@ -159,6 +174,7 @@ def build_audit_record(state: StepInput, *, retention_days: int, now: datetime) 
         revert_of=request.revert_of if request else None,
         conflict_retries=state.counters.conflict_retries,
         rate_limit_waits=state.counters.rate_limit_waits,
+        budget_waits=state.counters.budget_waits,
         lease_waits=state.counters.lease_waits,
         attempts=attempts(state),
         latency_ms=max(0, int((now - started).total_seconds() * 1000)),

@@ -7,9 +7,11 @@ override creates a one-time EventBridge Scheduler schedule that starts this work
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from presence_manager.errors import GenesysWriteUnconfirmed
 from presence_manager.genesys.models import UserRoutingSkill, UserRoutingSkillPost
 from presence_manager.timeutil import to_utc_iso
 from presence_manager.workflow.models import (
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
     from presence_manager.genesys.client import GenesysClient
 
 
+#: What the step reserves from the rate budget before its first call: the skills read and the bulk write.
+SKILL_STEP_CALLS = 2
+
+
 def apply_skill_overrides(
     change_id: str,
     request: ChangeRequest,
@@ -34,7 +40,15 @@ def apply_skill_overrides(
     settings: AppSettings,
     now: datetime,
 ) -> SkillResult:
-    before = {skill.id: skill for skill in genesys.get_user_routing_skills(request.user_id)}
+    with genesys.reserved(SKILL_STEP_CALLS):
+        before = {skill.id: skill for skill in genesys.get_user_routing_skills(request.user_id)}
+        after, skipped = _apply(request, before, genesys)
+    return _result(change_id, request, before, after, skipped, scheduler=scheduler, settings=settings, now=now)
+
+
+def _apply(
+    request: ChangeRequest, before: dict[str, UserRoutingSkill], genesys: GenesysClient
+) -> tuple[dict[str, SkillValue], set[str]]:
     bulk: list[UserRoutingSkillPost] = []
     after: dict[str, SkillValue] = {}
     skipped: set[str] = set()
@@ -46,21 +60,52 @@ def apply_skill_overrides(
         proficiency = _proficiency(override, current)
         if override.state == "deleted":
             if current is not None:
-                genesys.delete_user_routing_skill(request.user_id, override.skill_id)
+                _confirmed(
+                    genesys,
+                    request.user_id,
+                    {override.skill_id: SkillValue(state="deleted")},
+                    lambda _ids, sid=override.skill_id: _deleted(genesys, request.user_id, sid),
+                )
             after[override.skill_id] = SkillValue(state="deleted", proficiency=None)
         elif override.state == "active" and (current is None or current.state == "active"):
             bulk.append(UserRoutingSkillPost(id=override.skill_id, proficiency=proficiency))
         else:
-            updated = genesys.put_user_routing_skill(
-                request.user_id,
-                UserRoutingSkill(id=override.skill_id, state=override.state, proficiency=proficiency),
+            skill = UserRoutingSkill(id=override.skill_id, state=override.state, proficiency=proficiency)
+            after.update(
+                _confirmed(
+                    genesys,
+                    request.user_id,
+                    {skill.id: SkillValue(state=override.state, proficiency=proficiency)},
+                    lambda _ids, skill=skill: _values([genesys.put_user_routing_skill(request.user_id, skill)]),
+                )
             )
-            after[override.skill_id] = SkillValue(state=updated.state, proficiency=updated.proficiency)
     if bulk:
-        for skill in genesys.patch_user_routing_skills_bulk(request.user_id, bulk):
-            if skill.id in {post.id for post in bulk}:
-                after[skill.id] = SkillValue(state=skill.state or "active", proficiency=skill.proficiency)
+        wanted = {post.id: SkillValue(state="active", proficiency=post.proficiency) for post in bulk}
+        after.update(
+            _confirmed(
+                genesys,
+                request.user_id,
+                wanted,
+                lambda ids: _values(
+                    genesys.patch_user_routing_skills_bulk(request.user_id, [b for b in bulk if b.id in ids]), ids
+                ),
+            )
+        )
+    return after, skipped
 
+
+def _result(
+    change_id: str,
+    request: ChangeRequest,
+    before: dict[str, UserRoutingSkill],
+    after: dict[str, SkillValue],
+    skipped: set[str],
+    *,
+    scheduler: Any | None,
+    settings: AppSettings,
+    now: datetime,
+) -> SkillResult:
+    """What changed (before, after, or skipped) per override, and the revert schedule of a time-boxed one."""
     changes = [
         SkillChange(
             skill_id=override.skill_id,
@@ -153,3 +198,33 @@ def _still(current: UserRoutingSkill | None, expected: SkillValue) -> bool:
     if expected.state is not None and current.state != expected.state:
         return False
     return expected.proficiency is None or current.proficiency == expected.proficiency
+
+
+def _values(skills: list[UserRoutingSkill], only: set[str] | None = None) -> dict[str, SkillValue]:
+    return {
+        skill.id: SkillValue(state=skill.state or "active", proficiency=skill.proficiency)
+        for skill in skills
+        if only is None or skill.id in only
+    }
+
+
+def _deleted(genesys: GenesysClient, user_id: str, skill_id: str) -> dict[str, SkillValue]:
+    genesys.delete_user_routing_skill(user_id, skill_id)
+    return {skill_id: SkillValue(state="deleted")}
+
+
+def _confirmed(
+    genesys: GenesysClient,
+    user_id: str,
+    wanted: dict[str, SkillValue],
+    write: Callable[[set[str]], dict[str, SkillValue]],
+) -> dict[str, SkillValue]:
+    """Write; when the answer was lost (it may have landed), never repeat it blindly: re-read the agent's skills,
+    take what landed as written, and write once more only what did not."""
+    try:
+        return write(set(wanted))
+    except GenesysWriteUnconfirmed:
+        current = {skill.id: skill for skill in genesys.get_user_routing_skills(user_id)}
+        landed = {skill_id: value for skill_id, value in wanted.items() if _still(current.get(skill_id), value)}
+        missing = set(wanted) - set(landed)
+        return {**landed, **(write(missing) if missing else {})}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from presence_manager.business_hours import business_hours_for
 from presence_manager.errors import GenesysNotFound, GenesysScheduleProcessing, IfMatchFailed, InvalidRequest
 from presence_manager.etag import presence_etag
 from presence_manager.genesys.models import (
@@ -32,7 +33,7 @@ from presence_manager.genesys.models import (
 )
 from presence_manager.policy import OFFLINE, PolicyInput, evaluate
 from presence_manager.schedules import find_agent_schedule, schedule_window, scheduled_state_at
-from presence_manager.timeutil import BusinessHours, resolve_time_zone, to_utc_iso
+from presence_manager.timeutil import resolve_time_zone, to_utc_iso
 from presence_manager.workflow.models import (
     ChangeRequest,
     PolicySummary,
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
 #: A schedule search is reused for this long by a warm Lambda (schedules are published ahead; the window it
 #: searches reaches a day either side, so any instant of the cached hour is covered).
 SCHEDULE_CACHE_SECONDS = 300
+#: What a step reserves from the deployment's rate budget before its first call (one wait, never half-way):
+#: a read of presence(s) and a schedule search (and a routing read or a write in LockedUpdate).
+STEP_CALLS = 3
 
 
 def snapshot(presence: UserPresence | UcUserPresence) -> PresenceSnapshot:
@@ -69,14 +73,6 @@ def snapshot(presence: UserPresence | UcUserPresence) -> PresenceSnapshot:
         message=presence.message,
         modified_date=to_utc_iso(presence.modified_date) if presence.modified_date else None,
         etag=presence_etag(presence),
-    )
-
-
-def business_hours(settings: AppSettings) -> BusinessHours:
-    return BusinessHours(
-        start=settings.business_hours_start,
-        end=settings.business_hours_end,
-        weekdays=settings.business_weekdays,
     )
 
 
@@ -138,18 +134,19 @@ def validate_change(
     now: datetime,
     searches: ScheduleSearches = schedule_searches,
 ) -> ValidationResult:
-    target = genesys.resolve_presence(request.presence) if request.presence else None
-    presence = snapshot(genesys.get_user_presence(request.user_id))
-    check_if_match(request, presence)
-    observed = Observed(presence=presence, unit=None)
-    if target is not None and settings.policy_mode != "off":
-        unit = management_unit(genesys, request.user_id)
-        schedules = searches.search(genesys, unit.management_unit.id, [request.user_id], now) if unit else None
-        routing = None
-        if request.dry_run and presence.system_presence == "OnQueue":
-            routing = genesys.get_routing_status(request.user_id).status
-        observed = Observed(presence, unit, schedules, unit is not None and schedules is None, routing)
-    return decide(request, target, observed, genesys=genesys, settings=settings, now=now)
+    with genesys.reserved(STEP_CALLS):  # the presence read and the schedule search (refunded when cached)
+        target = genesys.resolve_presence(request.presence) if request.presence else None
+        presence = snapshot(genesys.get_user_presence(request.user_id))
+        check_if_match(request, presence)
+        observed = Observed(presence=presence, unit=None)
+        if target is not None and settings.policy_mode != "off":
+            unit = management_unit(genesys, request.user_id)
+            schedules = searches.search(genesys, unit.management_unit.id, [request.user_id], now) if unit else None
+            routing = None
+            if request.dry_run and presence.system_presence == "OnQueue":
+                routing = genesys.get_routing_status(request.user_id).status
+            observed = Observed(presence, unit, schedules, unit is not None and schedules is None, routing)
+        return decide(request, target, observed, genesys=genesys, settings=settings, now=now)
 
 
 def observe_batch(
@@ -166,6 +163,20 @@ def observe_batch(
     """A batch of agents of one management unit (or of none): one bulk presence read, one schedule search (of
     ``schedule_users``, the whole batch, so validating some of its agents again reuses it), and for a dry run one
     routing-status read for those On Queue. Agents Genesys does not know are left out."""
+    with genesys.reserved(STEP_CALLS):
+        return _observe_batch(user_ids, unit, schedule_users, dry_run, needs_schedule, genesys, now, searches)
+
+
+def _observe_batch(
+    user_ids: list[str],
+    unit: AgentManagementUnitReference | None,
+    schedule_users: list[str] | None,
+    dry_run: bool,
+    needs_schedule: bool,
+    genesys: GenesysClient,
+    now: datetime,
+    searches: ScheduleSearches,
+) -> dict[str, Observed]:
     presences = {p.id or p.user_id: snapshot(p) for p in genesys.get_users_presences_bulk(user_ids)}
     schedules = None
     if needs_schedule and unit is not None:
@@ -244,7 +255,9 @@ def decide(
                 scheduled=scheduled,
                 schedule_unknown=observed.schedule_unknown,
                 activity_code=activity_code,
-                business_hours=business_hours(settings),
+                business_hours=business_hours_for(
+                    unit.management_unit.id if unit else None, settings=settings, genesys=genesys
+                ),
                 zone=resolve_time_zone(zone_name or "UTC"),
                 now=now,
                 force=request.force,
