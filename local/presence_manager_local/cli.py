@@ -284,8 +284,17 @@ def cmd_audit(api: ApiClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json({"items": items, "nextToken": token})
     else:
-        rows = [{**item, "presence": (item.get("requestedPresence") or {}).get("label")} for item in items]
-        print_table(rows, ["startedAt", "changeId", "outcome", "presence", "latencyMs", "conflictRetries", "reason"])
+        rows = [
+            {
+                **item,
+                # ours: the presence asked for; an outside change (source external): the presence it set
+                "presence": (item.get("requestedPresence") or {}).get("label")
+                or (item.get("newPresence") or {}).get("systemPresence"),
+            }
+            for item in items
+        ]
+        columns = ["startedAt", "changeId", "source", "outcome", "presence", "latencyMs", "conflictRetries", "reason"]
+        print_table(rows, columns)
     return EXIT_OK
 
 
@@ -294,9 +303,8 @@ def cmd_metrics(api: ApiClient, args: argparse.Namespace) -> int:
     if args.json:
         print_json(body)
     else:
-        print_table(
-            [body], ["userId", "totalUpdates", "averageLatencyMs", "conflictRate", "rateLimitWaits", "outcomes"]
-        )
+        columns = ["userId", "totalUpdates", "averageLatencyMs", "conflictRate", "rateLimitWaits", "outcomes"]
+        print_table([body], [*columns, "externalEdits"])
     return EXIT_OK
 
 

@@ -801,6 +801,11 @@ class LocalRuntime:
     def invocations(self) -> list[dict[str, Any]]:
         return list(self._dispatcher.invocations) if self._dispatcher else []
 
+    @property
+    def sqs_poller(self) -> Any:
+        """The local SQS event source mappings (:class:`.sqs_poller.SqsPoller`; ``paused(function)``)."""
+        return self._sqs_poller
+
     def sqs_deliveries(self, function_logical: str | None = None) -> list[dict[str, Any]]:
         """The batches the local SQS event source mappings delivered (:mod:`.sqs_poller`), oldest first."""
         deliveries = list(self._sqs_poller.deliveries) if self._sqs_poller else []

@@ -17,10 +17,11 @@ Every poll that delivered messages is kept in :attr:`SqsPoller.deliveries` (func
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +115,8 @@ class SqsPoller:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._polling = {mapping.function_logical: threading.Lock() for mapping in mappings}
+        self._paused: set[str] = set()
         self.deliveries: list[dict[str, Any]] = []
 
     def start(self) -> None:
@@ -130,10 +133,27 @@ class SqsPoller:
             thread.join(timeout=self._wait_seconds + 5)
         self._threads = []
 
+    @contextlib.contextmanager
+    def paused(self, function_logical: str) -> Iterator[None]:
+        """No delivery to the function while inside (messages wait on its queue, as with a disabled mapping); a poll
+        in flight is finished first."""
+        self._paused.add(function_logical)
+        with self._polling[function_logical]:
+            pass
+        try:
+            yield
+        finally:
+            self._paused.discard(function_logical)
+
     def _run(self, mapping: SqsMapping) -> None:
         while not self._stop.is_set():
+            if mapping.function_logical in self._paused:
+                self._stop.wait(0.1)
+                continue
             try:
-                self.poll_once(mapping)
+                with self._polling[mapping.function_logical]:
+                    if mapping.function_logical not in self._paused:
+                        self.poll_once(mapping)
             except Exception:
                 if self._stop.wait(1):  # the queue or moto is gone (the stack stopping): try again shortly
                     return

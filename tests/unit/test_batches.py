@@ -173,3 +173,23 @@ def test_given_a_full_batch_after_writing_then_its_state_stays_far_below_the_ste
     state = locked_update_batch(state, genesys=genesys, lease=lease, settings=SETTINGS, now=NOW)  # type: ignore[arg-type]
     size = len(json.dumps(state.to_json()))
     assert size < 200_000, f"a batch's state is {size} bytes"
+
+
+def test_given_a_batch_respecting_own_changes_then_only_the_agent_who_just_clicked_is_left_alone(
+    genesys: FakeGenesys,
+) -> None:
+    class Activity:
+        reads = 0
+
+        def last_external_changes(self, user_ids: list[str]) -> dict[str, str]:
+            Activity.reads += 1
+            return {user(1): "2026-11-24T14:58:00.000Z"}
+
+    state = validate_batch(  # type: ignore[arg-type]
+        batch(USERS[:3], respectOwnChangesMinutes=10), genesys=genesys, settings=SETTINGS, now=NOW, agents=Activity()
+    )
+    assert [agent.outcome for agent in state.agents] == [None, "rejected", None]
+    assert state.agents[1].validation and state.agents[1].validation.policy.violations[0].code == (
+        "agent_changed_presence_recently"
+    )
+    assert Activity.reads == 1, "one read for the whole batch"

@@ -336,6 +336,30 @@ def test_given_the_lease_table_throttles_then_it_is_a_transient_aws_throttled(
     assert "PATCH presence" not in genesys.calls
 
 
+class Activity:
+    """When agents last changed their own presence (what Observe keeps in the agent table)."""
+
+    def __init__(self, **at: str) -> None:
+        self.at = at
+
+    def last_external_changes(self, user_ids: list[str]) -> dict[str, str]:
+        return {user: self.at[user] for user in user_ids if user in self.at}
+
+
+def test_given_automation_respecting_own_changes_then_an_agent_who_just_clicked_is_left_alone(
+    genesys: FakeGenesys,
+) -> None:
+    activity = Activity(**{AGENT: "2026-11-24T14:55:00.000Z"})  # 5 minutes before NOW
+    respectful = change(respectOwnChangesMinutes=10)
+    left_alone = validate_change(respectful, genesys=genesys, settings=SETTINGS, now=NOW, agents=activity)
+    assert left_alone.allowed is False
+    assert [v.code for v in left_alone.policy.violations] == ["agent_changed_presence_recently"]
+    later = change(respectOwnChangesMinutes=3)
+    assert validate_change(later, genesys=genesys, settings=SETTINGS, now=NOW, agents=activity).allowed is True
+    plain = validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW, agents=activity)
+    assert plain.allowed is True, "a person's request is not held back by the agent's own change"
+
+
 def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:
     genesys.units.discard(AGENT)
     result = validate_change(change(presence="Offline"), genesys=genesys, settings=SETTINGS, now=NOW)

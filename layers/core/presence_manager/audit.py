@@ -276,6 +276,23 @@ class AuditStore:
         records = [AuditRecord.model_validate(_from_dynamo(item)) for item in page.get("Items", [])]
         return records, encode_page_token(page.get("LastEvaluatedKey"))
 
+    def last_external_changes(self, user_ids: list[str]) -> dict[str, str]:
+        """When each agent last changed their own presence (``lastExternalChangeAt``, kept by Observe from Genesys's
+        presence events), for the agents that ever did: one BatchGetItem per 100 agents."""
+        found: dict[str, str] = {}
+        for start in range(0, len(user_ids), 100):
+            keys = [{"pk": f"{AGENT_KEY_PREFIX}{user_id}"} for user_id in user_ids[start : start + 100]]
+            request: dict[str, Any] = {
+                self._agent_table_name: {"Keys": keys, "ProjectionExpression": "pk, lastExternalChangeAt"}
+            }
+            while request:
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._agent_table_name, []):
+                    if "lastExternalChangeAt" in item:
+                        found[item["pk"].removeprefix(AGENT_KEY_PREFIX)] = str(item["lastExternalChangeAt"])
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
     def agent_metrics(self, user_id: str) -> AgentMetrics:
         item = _from_dynamo(
             self._agents.get_item(Key={"pk": f"{AGENT_KEY_PREFIX}{user_id}"}, ConsistentRead=True).get("Item") or {}

@@ -12,6 +12,8 @@ Rules (each a small function returning a ``Violation`` or None; codes are machin
 - ``activity_mismatch`` - on shift, when the covering activity's code lists ``secondaryPresences``, the requested
   definition must be one of them, or (for a System definition) have the system presence of one of them. An empty
   list puts no constraint. Offline is exempt.
+- ``agent_changed_presence_recently`` - when the change asks for it (``respectOwnChangesMinutes``, as automation
+  does), an agent who changed their own presence within that many minutes is left alone (any presence).
 - ``live_interaction`` - an agent On Queue and INTERACTING/COMMUNICATING is not taken off queue (any requested
   system presence but OnQueue, Offline included) unless ``force``. Forcing it is allowed and leaves a warning
   ``live_interaction_forced``. ``force`` overrides nothing else.
@@ -50,6 +52,7 @@ __all__ = [
     "check_activity",
     "check_business_hours",
     "check_live_interaction",
+    "check_recent_own_change",
     "check_schedule_known",
     "evaluate",
     "takes_live_agent_off_queue",
@@ -62,6 +65,7 @@ NO_ACTIVE_SHIFT = "no_active_shift"
 ACTIVITY_MISMATCH = "activity_mismatch"
 LIVE_INTERACTION = "live_interaction"
 SCHEDULE_UNKNOWN = "schedule_unknown"
+AGENT_CHANGED_PRESENCE_RECENTLY = "agent_changed_presence_recently"
 LIVE_INTERACTION_FORCED = "live_interaction_forced"
 
 OFFLINE = "Offline"
@@ -92,6 +96,8 @@ class PolicyInput(_PolicyModel):
     routing_status: str = "OFF_QUEUE"
     scheduled: ScheduledState | None = Field(default=None, description="None: the agent has no WFM schedule")
     schedule_unknown: bool = Field(default=False, description="the schedule search did not complete (Processing)")
+    own_change_at: AwareDatetime | None = Field(default=None, description="when the agent last set their own presence")
+    respect_own_changes_minutes: int | None = Field(default=None, description="leave them alone that long after it")
     activity_code: BusinessUnitActivityCode | None = Field(default=None, description="code of scheduled.activity")
     business_hours: BusinessHoursSource = Field(
         description="the daily window (timeutil.BusinessHours) or a schedule group (business_hours)"
@@ -264,7 +270,24 @@ def check_live_interaction(policy_input: PolicyInput) -> Violation | None:
     )
 
 
+def check_recent_own_change(policy_input: PolicyInput) -> Violation | None:
+    """``agent_changed_presence_recently``: when the change asks for it (automation does), an agent who changed their
+    own presence within the last N minutes is left alone."""
+    minutes, at = policy_input.respect_own_changes_minutes, policy_input.own_change_at
+    if not minutes or at is None or (policy_input.now - at).total_seconds() >= minutes * 60:
+        return None
+    zone = policy_input.zone
+    return Violation(
+        code=AGENT_CHANGED_PRESENCE_RECENTLY,
+        message=(
+            f"The agent changed their own presence at {_clock(at, zone)} in {_zone_name(zone)}, less than {minutes} "
+            "minutes ago: left alone."
+        ),
+    )
+
+
 RULES: tuple[Callable[[PolicyInput], Violation | None], ...] = (
+    check_recent_own_change,
     check_business_hours,
     check_schedule_known,
     check_active_shift,

@@ -20,6 +20,7 @@ the batch's outcome (conflict, rate_limited, failed). Record writes one audit re
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -61,7 +62,7 @@ from presence_manager.workflow.models import (
     parse_change_request,
 )
 from presence_manager.workflow.skill_override import apply_skill_overrides
-from presence_manager.workflow.validate import STEP_CALLS, decide, observe_batch, snapshot
+from presence_manager.workflow.validate import STEP_CALLS, AgentActivity, decide, observe_batch, snapshot
 
 if TYPE_CHECKING:
     from presence_manager.audit import AuditRecord
@@ -203,7 +204,14 @@ class BatchState(WorkflowModel):
 # ---- Validate ----------------------------------------------------------------------------------------------------
 
 
-def validate_batch(state: BatchState, *, genesys: GenesysClient, settings: AppSettings, now: datetime) -> BatchState:
+def validate_batch(
+    state: BatchState,
+    *,
+    genesys: GenesysClient,
+    settings: AppSettings,
+    now: datetime,
+    agents: AgentActivity | None = None,
+) -> BatchState:
     todo = state.in_status(TO_VALIDATE)
     if not todo:
         return state
@@ -218,6 +226,9 @@ def validate_batch(state: BatchState, *, genesys: GenesysClient, settings: AppSe
         genesys=genesys,
         now=now,
     )
+    if fields.respect_own_changes_minutes and agents is not None:  # one read for the batch
+        own = agents.last_external_changes([agent.user_id for agent in todo])
+        observed = {user: replace(seen, own_change_at=own.get(user)) for user, seen in observed.items()}
     for agent in todo:
         seen = observed.get(agent.user_id)
         if seen is None:

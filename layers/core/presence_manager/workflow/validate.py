@@ -13,12 +13,13 @@ status only for dry runs, which never reach LockedUpdate and should still say wh
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from presence_manager.business_hours import business_hours_for
 from presence_manager.errors import GenesysNotFound, GenesysScheduleProcessing, IfMatchFailed, InvalidRequest
@@ -33,7 +34,7 @@ from presence_manager.genesys.models import (
 )
 from presence_manager.policy import OFFLINE, PolicyInput, evaluate
 from presence_manager.schedules import find_agent_schedule, schedule_window, scheduled_state_at
-from presence_manager.timeutil import resolve_time_zone, to_utc_iso
+from presence_manager.timeutil import parse_instant, resolve_time_zone, to_utc_iso
 from presence_manager.workflow.models import (
     ChangeRequest,
     PolicySummary,
@@ -76,6 +77,12 @@ def snapshot(presence: UserPresence | UcUserPresence) -> PresenceSnapshot:
     )
 
 
+class AgentActivity(Protocol):
+    """When agents last changed their own presence (the agent table, kept by Observe)."""
+
+    def last_external_changes(self, user_ids: list[str]) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class Observed:
     """What Validate saw of one agent before deciding."""
@@ -85,6 +92,7 @@ class Observed:
     schedules: BuAgentSchedulesSearchResponse | None = None
     schedule_unknown: bool = False
     routing_status: str | None = None
+    own_change_at: str | None = None
 
 
 class ScheduleSearches:
@@ -133,6 +141,7 @@ def validate_change(
     settings: AppSettings,
     now: datetime,
     searches: ScheduleSearches = schedule_searches,
+    agents: AgentActivity | None = None,
 ) -> ValidationResult:
     with genesys.reserved(STEP_CALLS):  # the presence read and the schedule search (refunded when cached)
         target = genesys.resolve_presence(request.presence) if request.presence else None
@@ -146,6 +155,9 @@ def validate_change(
             if request.dry_run and presence.system_presence == "OnQueue":
                 routing = genesys.get_routing_status(request.user_id).status
             observed = Observed(presence, unit, schedules, unit is not None and schedules is None, routing)
+        if request.respect_own_changes_minutes and agents is not None:
+            own = agents.last_external_changes([request.user_id]).get(request.user_id)
+            observed = dataclasses.replace(observed, own_change_at=own)
         return decide(request, target, observed, genesys=genesys, settings=settings, now=now)
 
 
@@ -254,6 +266,8 @@ def decide(
                 routing_status=observed.routing_status or "OFF_QUEUE",
                 scheduled=scheduled,
                 schedule_unknown=observed.schedule_unknown,
+                own_change_at=parse_instant(observed.own_change_at) if observed.own_change_at else None,
+                respect_own_changes_minutes=request.respect_own_changes_minutes,
                 activity_code=activity_code,
                 business_hours=business_hours_for(
                     unit.management_unit.id if unit else None, settings=settings, genesys=genesys
