@@ -1,27 +1,43 @@
-"""``make bench``: N changes through the local stack (a benchmark, not a test).
+"""``make bench``: the local stack in-process at the simulator's real 300 requests/minute (a benchmark, not a test).
 
-Prints Genesys calls per change (from the simulator's request log; token calls counted apart), p50/p95 end-to-end
-latency (execution start to audit record, Retry-After waits excluded), peak memory of the local runtime, and each
-handler module's cold import time (see ``cold_imports``).
+One run prints one table per part:
 
-    python -m presence_manager_local.bench [--changes 50] [--skill-changes 10]
+1. bulk changes to Offline over one management unit of 1,000 and of 10,000 agents: Genesys API calls per agent
+   (from the simulator's request log; token calls apart), 429s the simulator answered, wall time against the
+   rate-limit minimum (calls / 300 per minute), the largest state a step is given or returns (every Lambda
+   invocation, and the executions' history events), and ``GET /bulk-changes/{id}?limit=100`` latency;
+2. 100 single changes (POST /presence-changes) fired at the same moment as the 1,000-agent bulk: 429s, outcomes and
+   latency;
+3. single changes one after another on the fixture org, caches warm: Genesys calls per presence-only change, per
+   change taking an On Queue agent off queue and per change with a skill override; latency p50/p95;
+4. each handler module's cold import (see ``cold_imports``).
+
+Neither the simulator's rate limit nor the deployment's rate budget (GenesysRequestsPerMinute) is lifted.
+
+    python -m presence_manager_local.bench                 # the whole run (the 10,000-agent bulk takes minutes)
+    python -m presence_manager_local.bench --quick         # bulks of 200 and 1,000 agents, 20 singles
     python -m presence_manager_local.bench --cold-imports [--runs 10]     # the cold imports alone
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from presence_manager_local.cli import print_table
 from presence_manager_local.scenarios import Api, Simulator
@@ -170,45 +186,538 @@ def print_cold_imports(imports: dict[str, Any]) -> None:
     )
 
 
-def run_changes(api: Api, sim: Simulator, count: int, skill_changes: int) -> list[dict[str, Any]]:
+# ---- the runs through the local stack ---------------------------------------------------------------------------
+
+BULK_SIZES = (1000, 10000)
+QUICK_BULK_SIZES = (200, 1000)
+RATE_PER_MINUTE = 300  # the simulator's default and the deployment's GenesysRequestsPerMinute default: never lifted
+BATCH_AGENTS = 50
+IDEAL_CALLS_PER_BATCH = 4  # bulk read, bulk re-read, routing read (On Queue agents), bulk write
+PAYLOAD_LIMIT_BYTES = 200 * 1024
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+API_PREFIX = "/api/v2/"
+SHARED_ITEMS = ("BUDGET#genesys", "TOKEN#genesys")  # the deployment's one rate budget and one token
+
+
+class BenchTimeout(Exception):
+    """A run did not end within its deadline (the bench stops rather than hang)."""
+
+
+def is_api_call(request: dict[str, Any]) -> bool:
+    return str(request["path"]).startswith(API_PREFIX)
+
+
+def call_figures(requests: list[dict[str, Any]]) -> dict[str, Any]:
+    """Genesys API calls (token calls and the simulator's download URLs apart), 429s, and calls by route."""
+    api = [r for r in requests if is_api_call(r)]
+    tokens = [r for r in requests if r["path"] == TOKEN_PATH]
+    return {
+        "api": len(api),
+        "token": len(tokens),
+        "answered429": sum(1 for r in api if r["status"] == 429),
+        "token429": sum(1 for r in tokens if r["status"] == 429),
+        "byRoute": Counter(f"{r['method']} {r.get('route') or r['path']}" for r in api),
+    }
+
+
+def event_payload_bytes(event: dict[str, Any]) -> int:
+    """The largest ``input`` or ``output`` an execution history event carries (bytes)."""
+    largest = 0
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            for field_name in ("input", "output"):
+                if isinstance(value.get(field_name), str):
+                    largest = max(largest, len(value[field_name].encode()))
+    return largest
+
+
+def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return events
+
+
+class Stack:
+    """The in-process local runtime and the clients the runs use."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.api = Api(runtime.api_url)
+        self.sim = Simulator(runtime.sim_url)
+        self.admin = httpx.Client(base_url=runtime.sim_url, timeout=120)
+        self.sfn = runtime.boto3_client("stepfunctions")
+        self.dynamodb = runtime.boto3_client("dynamodb")
+
+    def fresh_org(self, agents: int | None, management_units: int | None = None) -> dict[str, Any]:
+        """Reshape the simulator's org (``None``: the fixture's), make the warm in-process Lambdas forget what they
+        cached of the previous org, and start with the deployment's rate budget full and no token (the reset
+        revoked the simulator's tokens). Returns the org without its users' snapshots."""
+        body: dict[str, Any] = {"agents": agents}
+        if agents is not None and management_units is not None:
+            body["managementUnits"] = management_units
+        self.admin.post("/__sim/reset", json=body).raise_for_status()
+        self.runtime._reset_caches()
+        table = self.runtime.table_name("AgentTable")
+        for pk in SHARED_ITEMS:
+            self.dynamodb.delete_item(TableName=table, Key={"pk": {"S": pk}})
+        return self.admin.get("/__sim/state", params={"users": "false"}).json()
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        response = self.admin.get("/__sim/requests", params={"since": str(since)})
+        response.raise_for_status()
+        return response.json()["requests"]
+
+    def wait_for_executions(self, arns: list[str], deadline: float) -> dict[str, dict[str, Any]]:
+        """Every execution's final description, polled once a second (moto's API, not ours: polling through the
+        in-process API Lambda would take CPU from the run); ``BenchTimeout`` past ``deadline`` (monotonic)."""
+        done: dict[str, dict[str, Any]] = {}
+        pending = list(arns)
+        while pending:
+            still = []
+            for arn in pending:
+                described = self.sfn.describe_execution(executionArn=arn)
+                if described["status"] in TERMINAL:
+                    done[arn] = described
+                else:
+                    still.append(arn)
+            pending = still
+            if pending:
+                if time.monotonic() > deadline:
+                    for arn in pending:
+                        with contextlib.suppress(Exception):
+                            self.sfn.stop_execution(executionArn=arn, cause="bench deadline")
+                    raise BenchTimeout(f"{len(pending)} execution(s) still running at the deadline, e.g. {pending[0]}")
+                time.sleep(1)
+        return done
+
+    def bulk_records(self, bulk_id: str) -> list[dict[str, int]]:
+        """Each agent's audit record's wait counters and latency (a scan: the byBulk index leaves ``budgetWaits``
+        out). The counters are the agent's batch's: every agent of a batch went through the same waits."""
+        fields = ("budgetWaits", "rateLimitWaits", "latencyMs")
+        records: list[dict[str, int]] = []
+        for page in self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.runtime.table_name("AuditTable"),
+            FilterExpression="bulkId = :bulk",
+            ExpressionAttributeValues={":bulk": {"S": bulk_id}},
+            ProjectionExpression=", ".join(fields),
+        ):
+            for item in page["Items"]:
+                records.append({name: int(item[name]["N"]) if name in item else 0 for name in fields})
+        return records
+
+    def status_latency(self, bulk_id: str, samples: int = 20) -> dict[str, float]:
+        """``GET /bulk-changes/{id}?limit=100`` through the API emulator: median and max of ``samples`` requests."""
+        timings = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            response = self.api._http.get(f"/bulk-changes/{bulk_id}", params={"limit": "100"})
+            timings.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+            if len(response.json()["agents"]) != min(100, response.json()["total"] or 0):
+                raise RuntimeError("GET /bulk-changes/{id}?limit=100 did not answer a full page")
+        return {"median": round(statistics.median(timings), 1), "max": round(max(timings), 1)}
+
+
+def fire_together(api_url: str, posts: list[tuple[str, dict[str, Any]]]) -> list[tuple[float, int, dict[str, Any]]]:
+    """POST every (path, body) at once from its own thread (one HTTP client each, released together by a barrier):
+    ``(epoch seconds when sent, status, JSON body)`` each, in order."""
+    barrier = threading.Barrier(len(posts))
+    answers: list[tuple[float, int, dict[str, Any]] | None] = [None] * len(posts)
+    errors: list[BaseException] = []
+
+    def post(index: int, path: str, body: dict[str, Any]) -> None:
+        try:
+            with httpx.Client(base_url=api_url, timeout=120) as client:
+                barrier.wait(timeout=60)
+                sent = time.time()
+                response = client.post(path, json=body)
+                answers[index] = (sent, response.status_code, response.json())
+        except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post, args=(i, *p), daemon=True) for i, p in enumerate(posts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(180)
+    if errors or any(answer is None for answer in answers):
+        raise RuntimeError(f"the concurrent POSTs did not all answer: {errors[:3]}")
+    return [answer for answer in answers if answer is not None]
+
+
+def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | None = None) -> dict[str, Any]:
+    """A bulk change to Offline over one management unit of ``agents`` agents, at the simulator's 300/minute; with
+    ``singles``, that many single changes (POST /presence-changes, Offline) to agents of a second management unit,
+    fired at the same moment as the bulk."""
+    deadline = time.monotonic() + (timeout if timeout is not None else 300 + 0.12 * agents + 3 * singles)
+    org = stack.fresh_org(agents * 2 if singles else agents, 2 if singles else 1)
+    unit, *others = org["managementUnits"]
+    if len(unit["userIds"]) != agents:
+        raise RuntimeError(f"management unit of {len(unit['userIds'])} agents, not {agents}")
+    single_users = others[0]["userIds"][:singles] if singles else []
+    invocations_before = len(stack.runtime.invocations())
+    bulk_body = {"managementUnitId": unit["id"], "presence": "Offline", "message": "bench"}
+    posts = [("/bulk-changes", bulk_body)] + [
+        ("/presence-changes", {"userId": user_id, "presence": "Offline", "message": "bench single"})
+        for user_id in single_users
+    ]
+    answers = fire_together(stack.runtime.api_url, posts)
+    for _, status, body in answers:
+        if status != 202:
+            raise RuntimeError(f"a POST answered {status}: {body}")
+    posted_at, _, started = answers[0]
+    arns = [started["executionArn"]] + [body["executionArn"] for _, _, body in answers[1:]]
+    executions = stack.wait_for_executions(arns, deadline)
+    bulk_execution = executions[arns[0]]
+    wall_s = bulk_execution["stopDate"].timestamp() - posted_at
+    requests = stack.requests()  # the log began at the reset: everything here is this run's
+    calls = call_figures(requests)
+    status = stack.api.get(f"/bulk-changes/{started['bulkId']}", limit="1")
+
+    invocations = stack.runtime.invocations()[invocations_before:]
+    largest_invocation = max(invocations, key=lambda i: max(i["inputBytes"], i["outputBytes"]))
+    parent_events = execution_history(stack.sfn, started["executionArn"])
+    records = stack.bulk_records(started["bulkId"])
+    agent_latencies = [r["latencyMs"] / 1000 for r in records] or [0.0]
+    figures: dict[str, Any] = {
+        "agents": agents,
+        "status": bulk_execution["status"],
+        "total": status["total"],
+        "done": status["done"],
+        "batches": status["batches"],
+        "outcomes": dict(sorted(status["outcomes"].items())),
+        "apiCalls": calls["api"],
+        "tokenCalls": calls["token"],
+        "callsPerAgent": round(calls["api"] / agents, 3),
+        "idealCallsPerAgent": round(IDEAL_CALLS_PER_BATCH / BATCH_AGENTS, 3),
+        "answered429": calls["answered429"],
+        "token429": calls["token429"],
+        "wallSeconds": round(wall_s, 1),
+        "rateLimitMinimumSeconds": round(calls["api"] * 60 / RATE_PER_MINUTE, 1),
+        "agentsWhoseBatchWaitedForBudget": sum(1 for r in records if r["budgetWaits"]),
+        "mostBudgetWaitsOfABatch": max((r["budgetWaits"] for r in records), default=0),
+        "agentsWhoseBatchWaitedOn429": sum(1 for r in records if r["rateLimitWaits"]),
+        "agentLatencyS": {
+            "p50": round(percentile(agent_latencies, 0.5), 1),
+            "p95": round(percentile(agent_latencies, 0.95), 1),
+        },
+        "largestLambdaState": {
+            "bytes": max(largest_invocation["inputBytes"], largest_invocation["outputBytes"]),
+            "function": largest_invocation["function"],
+        },
+        "lambdaInvocations": len(invocations),
+        "largestParentEventBytes": max((event_payload_bytes(e) for e in parent_events), default=0),
+        "parentEvents": len(parent_events),
+        "byRoute": dict(calls["byRoute"].most_common()),
+    }
+    figures["rateLimitRatio"] = round(wall_s / figures["rateLimitMinimumSeconds"], 2) if calls["api"] else None
+    figures["statusLatencyMs"] = stack.status_latency(started["bulkId"])
+    figures["peakMemoryMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if singles:
+        figures["singles"] = single_figures(stack, answers[1:], executions)
+    return figures
+
+
+def single_figures(
+    stack: Stack, answers: list[tuple[float, int, dict[str, Any]]], executions: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """Each single change's outcome (``GET /presence-changes/{id}``: terminal, with an outcome) and its latency
+    from its POST to its execution's end."""
+    rows = []
+    for posted_at, _, started in answers:
+        execution = executions[started["executionArn"]]
+        status = stack.api.wait_for_change(started["changeId"], timeout=30)
+        record = status.get("details") or {}
+        rows.append(
+            {
+                "outcome": status.get("outcome"),
+                "status": status["status"],
+                "latencyS": execution["stopDate"].timestamp() - posted_at,
+                "rateLimitWaits": record.get("rateLimitWaits", 0),
+                "budgetWaits": record.get("budgetWaits", 0),
+            }
+        )
+    latencies = [row["latencyS"] for row in rows]
+    return {
+        "changes": len(rows),
+        "withOutcome": sum(1 for row in rows if row["outcome"] and row["status"] in TERMINAL),
+        "outcomes": dict(Counter(str(row["outcome"]) for row in rows)),
+        "statuses": dict(Counter(row["status"] for row in rows)),
+        "p50S": round(percentile(latencies, 0.5), 1),
+        "p95S": round(percentile(latencies, 0.95), 1),
+        "maxS": round(max(latencies), 1),
+        "rateLimitWaits": sum(row["rateLimitWaits"] for row in rows),
+        "budgetWaits": sum(row["budgetWaits"] for row in rows),
+        "changesThatWaitedForBudget": sum(1 for row in rows if row["budgetWaits"]),
+    }
+
+
+def run_changes(
+    stack: Stack, count: int, skill_changes: int, off_queue_changes: int, timeout: float = 120
+) -> list[dict[str, Any]]:
+    """Single changes one after another on the fixture org, caches warm: ``off_queue_changes`` take an On Queue
+    agent Offline (each followed by the change back On Queue), ``skill_changes`` carry a skill override, the rest
+    set On Queue with a new message."""
+    api, sim = stack.api, stack.sim
+    stack.fresh_org(None)
     state = sim.state()
     agents = [u for u in state["users"] if u["schedulePattern"] == "on_queue" and u["routingStatus"] != "INTERACTING"]
     skills = [s["id"] for s in state["skills"]]
     # Warm the caches (token, definitions, management units, activity codes) the way a warm Lambda has them.
     for agent in agents:
-        api.wait_for_change(api.post("/presence-changes", {"userId": agent["id"], "presence": "On Queue"})["changeId"])
+        api.wait_for_change(
+            api.post("/presence-changes", {"userId": agent["id"], "presence": "On Queue"})["changeId"], timeout
+        )
+    plain = max(0, count - skill_changes - 2 * off_queue_changes)
+    plan: list[tuple[str, str, dict[str, Any]]] = [
+        ("presence", "On Queue", agents[i % len(agents)]) for i in range(plain)
+    ]
+    for i in range(off_queue_changes):  # the agent is On Queue before its off-queue change, and goes back after it
+        agent = agents[i % len(agents)]
+        plan += [("offQueue", "Offline", agent), ("presence", "On Queue", agent)]
+    plan += [("skills", "On Queue", agents[i % len(agents)]) for i in range(skill_changes)]
     rows = []
-    for index in range(count):
-        agent = agents[index % len(agents)]
-        body: dict[str, Any] = {"userId": agent["id"], "presence": "On Queue", "message": f"bench {index}"}
-        if index >= count - skill_changes:
+    for index, (kind, presence, agent) in enumerate(plan):
+        body: dict[str, Any] = {"userId": agent["id"], "presence": presence, "message": f"bench {index}"}
+        if kind == "skills":
             body["skillOverrides"] = [{"skillId": skills[index % len(skills)], "proficiency": 1 + index % 5}]
         before = len(sim.requests())
         started = time.perf_counter()
-        status = api.wait_for_change(api.post("/presence-changes", body)["changeId"])
+        status = api.wait_for_change(api.post("/presence-changes", body)["changeId"], timeout)
         round_trip_ms = (time.perf_counter() - started) * 1000
         calls = sim.requests()[before:]
         record = status["details"] or {}
         rows.append(
             {
+                "kind": kind,
                 "outcome": status["outcome"],
-                "skills": "skillOverrides" in body,
-                "genesysCalls": sum(1 for c in calls if c["path"] != TOKEN_PATH),
+                "genesysCalls": sum(1 for c in calls if is_api_call(c)),
                 "tokenCalls": sum(1 for c in calls if c["path"] == TOKEN_PATH),
                 "calls": Counter(f"{c['method']} {c.get('route') or c['path']} -> {c['status']}" for c in calls),
                 "latencyMs": record.get("latencyMs", 0),
                 "roundTripMs": round_trip_ms,
                 "rateLimitWaits": record.get("rateLimitWaits", 0),
+                "budgetWaits": record.get("budgetWaits", 0),
                 "answered429": sum(1 for c in calls if c["status"] == 429),
             }
         )
     return rows
 
 
+def change_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    # Calls per change are counted on changes Genesys did not answer 429 (a 429 repeats the task: counted apart).
+    unthrottled = [r for r in rows if not r["answered429"]]
+
+    def calls(kind: str) -> dict[str, Any]:
+        counts = [r["genesysCalls"] for r in unthrottled if r["kind"] == kind]
+        return {"max": max(counts, default=0), "mean": round(statistics.mean(counts), 2) if counts else 0}
+
+    unwaited = [r for r in rows if not r["rateLimitWaits"] and not r["budgetWaits"]]
+    latencies = [float(r["latencyMs"]) for r in unwaited] or [0.0]
+    trips = [r["roundTripMs"] for r in unwaited] or [0.0]
+    examples = {}
+    for kind in ("presence", "offQueue", "skills"):
+        of_kind = [r for r in unthrottled if r["kind"] == kind]
+        if of_kind:
+            examples[kind] = dict(of_kind[-1]["calls"])
+    return {
+        "changes": len(rows),
+        "outcomes": dict(Counter(r["outcome"] for r in rows)),
+        "callsPresenceOnly": calls("presence"),
+        "callsOffQueue": calls("offQueue"),
+        "callsWithSkills": calls("skills"),
+        "tokenCalls": sum(r["tokenCalls"] for r in rows),
+        "answered429": sum(r["answered429"] for r in rows),
+        "changesThatWaited": sum(1 for r in rows if r["rateLimitWaits"] or r["budgetWaits"]),
+        "latencyMs": {"p50": round(percentile(latencies, 0.5)), "p95": round(percentile(latencies, 0.95))},
+        "apiRoundTripMs": {"p50": round(percentile(trips, 0.5)), "p95": round(percentile(trips, 0.95))},
+        "examples": examples,
+    }
+
+
+# ---- printing ---------------------------------------------------------------------------------------------------
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1024:.1f} KB"
+
+
+def print_bulks(bulks: list[dict[str, Any]]) -> None:
+    print("\n1. bulk change to Offline by management unit, at the simulator's 300 requests/minute")
+    columns = [f"{b['agents']:,} agents" for b in bulks]
+
+    def row(figure: str, target: str, value: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        return {"figure": figure, **{c: value(b) for c, b in zip(columns, bulks, strict=True)}, "target": target}
+
+    def outcomes(b: dict[str, Any]) -> str:
+        return " ".join(f"{name} {count}" for name, count in b["outcomes"].items())
+
+    ideal = IDEAL_CALLS_PER_BATCH / BATCH_AGENTS
+    rows = [
+        row(
+            "execution status (agents with an outcome / total)",
+            "SUCCEEDED",
+            lambda b: f"{b['status']} ({b['done']}/{b['total']})",
+        ),
+        row("agents by outcome", "-", outcomes),
+        row("batches of <= 50 (Lambda invocations)", "-", lambda b: f"{b['batches']} ({b['lambdaInvocations']})"),
+        row("Genesys API calls (token calls apart)", "-", lambda b: f"{b['apiCalls']} (+{b['tokenCalls']} token)"),
+        row("Genesys calls per agent", f"<= 0.15 (ideal {ideal:.2f})", lambda b: f"{b['callsPerAgent']:.3f}"),
+        row("429s answered by the simulator", "0", lambda b: b["answered429"] + b["token429"]),
+        row("wall time, POST -> terminal (s)", "-", lambda b: b["wallSeconds"]),
+        row("rate-limit minimum, calls / 300 per min (s)", "-", lambda b: b["rateLimitMinimumSeconds"]),
+        row("wall / rate-limit minimum", "<= 1.5", lambda b: b["rateLimitRatio"]),
+        row(
+            "agents whose batch waited for the budget (most waits of a batch)",
+            "-",
+            lambda b: f"{b['agentsWhoseBatchWaitedForBudget']} ({b['mostBudgetWaitsOfABatch']})",
+        ),
+        row("agents whose batch waited out a 429", "0", lambda b: b["agentsWhoseBatchWaitedOn429"]),
+        row(
+            "agent latency p50 / p95 (s, batch start -> record)",
+            "-",
+            lambda b: "{p50} / {p95}".format(**b["agentLatencyS"]),
+        ),
+        row(
+            "largest Lambda state in/out (step)",
+            "< 200 KB",
+            lambda b: "{} ({})".format(
+                _kb(b["largestLambdaState"]["bytes"]), b["largestLambdaState"]["function"].removeprefix("gpm-local-")
+            ),
+        ),
+        row(
+            "largest input/output in the bulk execution's history (events)",
+            "< 200 KB",
+            lambda b: f"{_kb(b['largestParentEventBytes'])} ({b['parentEvents']})",
+        ),
+        row(
+            "GET /bulk-changes/{id}?limit=100, median (max) of 20",
+            "< 300 ms",
+            lambda b: f"{b['statusLatencyMs']['median']} ms ({b['statusLatencyMs']['max']})",
+        ),
+        row("peak memory of the process so far (MiB)", "-", lambda b: b["peakMemoryMiB"]),
+    ]
+    print_table(rows, ["figure", *columns, "target"])
+    for bulk in bulks:
+        print(f"\n  calls of the {bulk['agents']:,}-agent bulk by route:")
+        for route, count in bulk["byRoute"].items():
+            print(f"    {count:5d} x {route}")
+
+
+def print_concurrent(bulk: dict[str, Any]) -> None:
+    singles = bulk["singles"]
+    print(
+        f"\n2. {singles['changes']} single changes to Offline (POST /presence-changes, another management unit) fired"
+        f" together with a {bulk['agents']:,}-agent bulk"
+    )
+    outcomes = " ".join(f"{name} {count}" for name, count in sorted(singles["outcomes"].items()))
+    print_table(
+        [
+            {
+                "figure": "429s answered by the simulator (whole run)",
+                "value": bulk["answered429"] + bulk["token429"],
+                "target": "0",
+            },
+            {
+                "figure": "single changes terminal with an outcome",
+                "value": f"{singles['withOutcome']}/{singles['changes']}",
+                "target": "all",
+            },
+            {"figure": "single changes by outcome", "value": outcomes, "target": "-"},
+            {
+                "figure": "single change latency POST -> end, p50 / p95 / max (s)",
+                "value": f"{singles['p50S']} / {singles['p95S']} / {singles['maxS']}",
+                "target": "-",
+            },
+            {
+                "figure": "single changes that waited for the budget (waits; 429 waits)",
+                "value": "{changesThatWaitedForBudget} ({budgetWaits}; {rateLimitWaits})".format(**singles),
+                "target": "-",
+            },
+            {
+                "figure": "bulk: status, agents with an outcome",
+                "value": f"{bulk['status']}, {bulk['done']}/{bulk['total']}",
+                "target": "SUCCEEDED, all",
+            },
+            {"figure": "bulk wall time (s)", "value": bulk["wallSeconds"], "target": "-"},
+            {
+                "figure": "Genesys API calls, bulk + singles (rate-limit minimum s)",
+                "value": f"{bulk['apiCalls']} ({bulk['rateLimitMinimumSeconds']})",
+                "target": "-",
+            },
+        ],
+        ["figure", "value", "target"],
+    )
+
+
+def print_changes(summary: dict[str, Any]) -> None:
+    print(
+        f"\n3. {summary['changes']} single changes one after another on the fixture org, caches warm;"
+        f" outcomes {summary['outcomes']}"
+    )
+    print_table(
+        [
+            {
+                "figure": "Genesys calls per presence-only change (max / mean)",
+                "value": "{max} / {mean}".format(**summary["callsPresenceOnly"]),
+                "target": "<= 3",
+            },
+            {
+                "figure": "... On Queue agent taken off queue (max / mean)",
+                "value": "{max} / {mean}".format(**summary["callsOffQueue"]),
+                "target": "<= 4",
+            },
+            {
+                "figure": "... with a skill override (max / mean)",
+                "value": "{max} / {mean}".format(**summary["callsWithSkills"]),
+                "target": "<= 5",
+            },
+            {"figure": "token calls (after the reset)", "value": summary["tokenCalls"], "target": "-"},
+            {
+                "figure": "429s from the simulator (changes that waited for the budget or a 429)",
+                "value": f"{summary['answered429']} ({summary['changesThatWaited']})",
+                "target": "0",
+            },
+            {
+                "figure": "end-to-end latency p50 / p95 (ms, changes that did not wait)",
+                "value": "{p50} / {p95}".format(**summary["latencyMs"]),
+                "target": "-",
+            },
+            {
+                "figure": "API round trip p50 / p95 (ms, 250 ms polling)",
+                "value": "{p50} / {p95}".format(**summary["apiRoundTripMs"]),
+                "target": "-",
+            },
+        ],
+        ["figure", "value", "target"],
+    )
+    for kind, calls in summary["examples"].items():
+        print(f"\n  Genesys calls of one {kind} change:")
+        for call, count in calls.items():
+            print(f"    {count} x {call}")
+
+
+# ---- main -------------------------------------------------------------------------------------------------------
+
+
+def _progress(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise BenchTimeout("the whole bench ran past --max-minutes")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--changes", type=int, default=50)
-    parser.add_argument("--skill-changes", type=int, default=10, help="how many of the changes carry a skill override")
+    parser.add_argument("--quick", action="store_true", help=f"bulks of {QUICK_BULK_SIZES} agents, 20 singles")
+    parser.add_argument("--sizes", type=int, nargs="+", help=f"bulk sizes (default {BULK_SIZES})")
+    parser.add_argument("--singles", type=int, help="single changes fired with the smallest bulk (default 100)")
+    parser.add_argument("--changes", type=int, default=50, help="sequential single changes on the fixture org")
+    parser.add_argument("--skill-changes", type=int, default=10, help="how many of them carry a skill override")
+    parser.add_argument("--off-queue-changes", type=int, default=10, help="how many take an On Queue agent off queue")
+    parser.add_argument("--max-minutes", type=float, default=90, help="stop the whole bench after this long")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cold-imports", action="store_true", help="measure the handlers' cold imports only")
     parser.add_argument("--runs", type=int, default=10, help="fresh processes per handler for the cold imports")
@@ -220,77 +729,55 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print_cold_imports(imports)
         return 0
+    sizes = tuple(args.sizes or (QUICK_BULK_SIZES if args.quick else BULK_SIZES))
+    singles = args.singles if args.singles is not None else (20 if args.quick else 100)
 
     from presence_manager_local.runtime import LocalRuntime
 
-    with LocalRuntime() as runtime:
-        runtime.start(api_port=0, sim_port=0, moto_port=0)
-        rows = run_changes(Api(runtime.api_url), Simulator(runtime.sim_url), args.changes, args.skill_changes)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    imports = cold_imports(args.runs)
-
-    # Calls per change are counted on changes Genesys did not answer 429 (a 429 repeats the task: counted apart).
-    unthrottled = [r for r in rows if not r["answered429"]]
-    presence_only = [r for r in unthrottled if not r["skills"]]
-    with_skills = [r for r in unthrottled if r["skills"]]
-    latencies = [float(r["latencyMs"]) for r in rows if r["rateLimitWaits"] == 0]
-    summary = {
-        "changes": len(rows),
-        "outcomes": dict(Counter(r["outcome"] for r in rows)),
-        "genesysCallsPerPresenceChange": {
-            "max": max(r["genesysCalls"] for r in presence_only),
-            "mean": round(statistics.mean(r["genesysCalls"] for r in presence_only), 2),
-        },
-        "genesysCallsPerChangeWithSkills": {
-            "max": max((r["genesysCalls"] for r in with_skills), default=0),
-            "mean": round(statistics.mean(r["genesysCalls"] for r in with_skills), 2) if with_skills else 0,
-        },
-        "tokenCalls": sum(r["tokenCalls"] for r in rows),
-        "answered429": sum(r["answered429"] for r in rows),
-        "changesThatWaitedRetryAfter": sum(1 for r in rows if r["rateLimitWaits"]),
-        "latencyMs": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95)},
-        "apiRoundTripMs": {
-            "p50": round(percentile([r["roundTripMs"] for r in rows], 0.5)),
-            "p95": round(percentile([r["roundTripMs"] for r in rows], 0.95)),
-        },
-        "peakMemoryMiB": round(peak_mib, 1),
-        "coldImports": imports,
-        "callsOfOnePresenceChange": dict(presence_only[-1]["calls"]) if presence_only else {},
-        "callsOfTheBusiestChange": dict(max(rows, key=lambda r: r["genesysCalls"])["calls"]),
-    }
+    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(max(1, int(args.max_minutes * 60)))
+    results: dict[str, Any] = {"machine": f"{os.cpu_count()} cores", "sizes": sizes, "bulks": []}
+    failure = None
+    try:
+        with LocalRuntime() as runtime:
+            runtime.start(api_port=0, sim_port=0, moto_port=0)
+            stack = Stack(runtime)
+            for size in sizes:
+                _progress(f"bulk of {size:,} agents ...")
+                results["bulks"].append(run_bulk(stack, size))
+                _progress(f"  {results['bulks'][-1]['wallSeconds']} s, {results['bulks'][-1]['apiCalls']} calls")
+            _progress(f"bulk of {min(sizes):,} agents with {singles} single changes fired together ...")
+            results["concurrent"] = run_bulk(stack, min(sizes), singles=singles)
+            _progress(f"{args.changes} single changes on the fixture org ...")
+            rows = run_changes(stack, args.changes, args.skill_changes, args.off_queue_changes)
+            results["changes"] = change_summary(rows)
+            stack.fresh_org(None)
+    except BenchTimeout as exc:
+        failure = str(exc)
+    finally:
+        signal.alarm(0)
+    results["peakMemoryMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if failure is None:
+        _progress("cold imports ...")
+        results["coldImports"] = cold_imports(args.runs)
     if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    print(f"\n{len(rows)} changes ({len(with_skills)} with a skill override); outcomes {summary['outcomes']}")
-    print_table(
-        [
-            {
-                "figure": "Genesys calls per presence-only change (max / mean)",
-                "value": "{max} / {mean}".format(**summary["genesysCallsPerPresenceChange"]),
-            },
-            {
-                "figure": "Genesys calls per change with skill overrides (max / mean)",
-                "value": "{max} / {mean}".format(**summary["genesysCallsPerChangeWithSkills"]),
-            },
-            {"figure": "token calls (whole run)", "value": summary["tokenCalls"]},
-            {
-                "figure": "429s from the 300/min budget (changes that waited)",
-                "value": f"{summary['answered429']} ({summary['changesThatWaitedRetryAfter']})",
-            },
-            {"figure": "end-to-end latency p50 / p95 (ms)", "value": "{p50} / {p95}".format(**summary["latencyMs"])},
-            {"figure": "API round trip p50 / p95 (ms)", "value": "{p50} / {p95}".format(**summary["apiRoundTripMs"])},
-            {"figure": "peak memory of the local runtime (MiB)", "value": summary["peakMemoryMiB"]},
-        ],
-        ["figure", "value"],
+        print(json.dumps({**results, "failure": failure}, indent=2, default=str))
+        return 0 if failure is None else 1
+    print(
+        f"\nlocal stack in-process on this machine ({results['machine']}); peak memory {results['peakMemoryMiB']} MiB"
     )
-    print_cold_imports(imports)
-    for title, key in (
-        ("one presence-only change", "callsOfOnePresenceChange"),
-        ("the busiest change", "callsOfTheBusiestChange"),
-    ):
-        print(f"\nGenesys calls of {title}:")
-        for call, count in summary[key].items():
-            print(f"  {count} x {call}")
+    if results["bulks"]:
+        print_bulks(results["bulks"])
+    if "concurrent" in results:
+        print_concurrent(results["concurrent"])
+    if "changes" in results:
+        print_changes(results["changes"])
+    if "coldImports" in results:
+        print("\n4.", end="")
+        print_cold_imports(results["coldImports"])
+    if failure is not None:
+        print(f"\nbench stopped: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

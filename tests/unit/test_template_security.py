@@ -22,6 +22,7 @@ GENESYS_FUNCTIONS = {
     "SkillOverrideFunction",
     "ResolveAgentsFunction",
     "ApiFunction",
+    "PlannerFunction",
 }
 SECRET_NAME = "genesys-presence-manager/prod"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:genesys-presence-manager/prod-AbC123"

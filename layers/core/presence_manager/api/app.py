@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from presence_manager import dependencies as deps
+from presence_manager import timeline
 from presence_manager.api import automation, bulk, changes, inputs
 from presence_manager.api.errors import domain_error_response, error_response
 from presence_manager.automation import AutomationStore, management_unit_id_param
@@ -147,6 +148,14 @@ def get_agent_audit(user_id: str) -> Response:
 @app.get("/agents/<user_id>/metrics")
 def get_agent_metrics(user_id: str) -> Response:
     return json_response(200, deps.audit_store().agent_metrics(inputs.user_id_param(user_id)).to_json())
+
+
+@app.get("/agents/<user_id>/timeline")
+def get_agent_timeline(user_id: str) -> Response:
+    user_id = inputs.user_id_param(user_id)
+    request = timeline.TimelineQuery.parse(app.current_event.query_string_parameters)
+    day = timeline.agent_timeline(user_id, request, genesys=deps.genesys(), audit=deps.audit_store(), now=deps.now())
+    return json_response(200, day.to_json())
 
 
 @app.get("/management-units/<management_unit_id>/automation")

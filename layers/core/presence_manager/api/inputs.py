@@ -43,7 +43,10 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_QUERY_VALUE_LENGTH = 2048
 CHANGE_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # an execution name: ours (chg-…) or Scheduler's
-BULK_ID = re.compile(r"blk-[A-Za-z0-9_-]{1,76}")
+#: Ours (``blk-…``), or the execution name EventBridge Scheduler gives a bulk it starts (a UUID): automation's bulks.
+BULK_ID = re.compile(
+    r"blk-[A-Za-z0-9_-]{1,76}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 PAGE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,1024}={0,2}")
 #: An audit sort key: ``<execution start, UTC ISO with milliseconds>#<changeId>`` (ASCII digits only).
 SORT_KEY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z#[A-Za-z0-9_-]{1,80}$"
