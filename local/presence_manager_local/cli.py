@@ -308,6 +308,18 @@ def cmd_metrics(api: ApiClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_timeline(api: ApiClient, args: argparse.Namespace) -> int:
+    from presence_manager_local.timeline_view import render_timeline
+
+    params = {k: v for k, v in (("date", args.date), ("timeZone", args.time_zone)) if v is not None}
+    body = api.request("GET", f"/agents/{args.user_id}/timeline", params=params)
+    if args.json:
+        print_json(body)
+    else:
+        print("\n".join(render_timeline(body)))
+    return EXIT_OK
+
+
 AUTOMATION_FIELDS = ("enabled", "leadMinutes", "mapping", "dryRun", "respectOwnChangesMinutes", "windowHours")
 
 
@@ -498,6 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     metrics = api_command("metrics", "an agent's average latency, conflict rate and outcome counts")
     metrics.add_argument("user_id")
     metrics.set_defaults(func=cmd_metrics)
+
+    timeline = api_command("timeline", "one agent's day: schedule, presence, our and outside changes")
+    timeline.add_argument("user_id")
+    timeline.add_argument("--date", help="YYYY-MM-DD, the agent's local date (default: today there)")
+    timeline.add_argument("--time-zone", help="IANA time zone of the day (default: the agent's business unit)")
+    timeline.set_defaults(func=cmd_timeline)
 
     automation = api_command(
         "automation", "presence that follows the WFM schedule: show, enable, disable or plan a management unit"

@@ -1022,39 +1022,25 @@ def _metric(document: dict[str, Any], name: str) -> float:
 
 def drive_fallback_replay(run: CaseRun) -> Observation:
     """Issue 8.5: two changes whose records the audit table refused are replayed from the fallback queue in one
-    batch; each record keeps its own outcome, in the trail and in its metrics."""
+    batch; each record keeps its own outcome, in the trail and in its metrics. The Record function consumes the queue
+    through its SQS event source mapping (the local runtime's poller): paused while the table refuses the records,
+    it delivers both parked records in one batch once the table answers again."""
     env = run.env
     throttle = env.aws.throttle_audit_record(run.user_id, times=None)
     run.keep(throttle)
     applied_body = {**run.body(), "presence": "Offline"}
     rejected_body = {**run.body(), "presence": "On Queue", "message": f"{run.message} (rejected)"}
-    applied_id, applied_arn = start_change(run, applied_body)
-    rejected_id, rejected_arn = start_change(run, rejected_body)
-    statuses = {
-        applied_id: await_execution(env, applied_arn, run.case.timeout),
-        rejected_id: await_execution(env, rejected_arn, run.case.timeout),
-    }
-    throttle.remove()
+    with env.runtime.sqs_poller.paused("RecordFunction"):
+        applied_id, applied_arn = start_change(run, applied_body)
+        rejected_id, rejected_arn = start_change(run, rejected_body)
+        statuses = {
+            applied_id: await_execution(env, applied_arn, run.case.timeout),
+            rejected_id: await_execution(env, rejected_arn, run.case.timeout),
+        }
+        throttle.remove()
     paths = {applied_id: state_visits(env.sfn, applied_arn), rejected_id: state_visits(env.sfn, rejected_arn)}
-    queue = env.sqs.get_queue_url(QueueName=env.runtime.template.physical["AuditFallbackQueue"]["QueueName"])
-    messages = _receive(env, queue["QueueUrl"], {applied_id, rejected_id})
-    event = {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
-    }
-    answer = env.lambda_client.invoke(
-        FunctionName=env.function_name("RecordFunction"), Payload=json.dumps(event).encode()
-    )
-    replay = json.loads(answer["Payload"].read() or b"{}")
-    for m in messages:
-        env.sqs.delete_message(QueueUrl=queue["QueueUrl"], ReceiptHandle=m["ReceiptHandle"])
+    batch = _replayed_batch(env, {applied_id, rejected_id}, run.case.timeout)
+    replay = {"batchItemFailures": [{"itemIdentifier": i} for i in batch["failed"]]} if batch else None
     described = env.api.get(f"/presence-changes/{applied_id}")
     rejected = env.api.get(f"/presence-changes/{rejected_id}")
     obs = Observation(
@@ -1072,7 +1058,7 @@ def drive_fallback_replay(run: CaseRun) -> Observation:
     obs.extra = {
         "statuses": statuses,
         "pathsEnd": {k: [v.name for v in visits][-2:] for k, visits in paths.items()},
-        "messages": len(messages),
+        "messages": len(batch["messageIds"]) if batch else 0,
         "replay": replay,
         "rejectedOutcome": rejected.get("outcome"),
         "rejectedRecords": counts[rejected_id],
@@ -1084,25 +1070,21 @@ def drive_fallback_replay(run: CaseRun) -> Observation:
     return obs
 
 
-def _receive(env: MatrixEnv, queue_url: str, change_ids: set[str], timeout: float = 20) -> list[dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
+def _replayed_batch(env: MatrixEnv, change_ids: set[str], timeout: float) -> dict[str, Any] | None:
+    """The Record function's delivered batch holding every one of ``change_ids`` (None if none within timeout)."""
     deadline = time.monotonic() + timeout
-    while len(found) < len(change_ids) and time.monotonic() < deadline:
-        answer = env.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
-        )
-        for message in answer.get("Messages", []):
-            try:
-                change_id = json.loads(message["Body"]).get("changeId")
-            except ValueError:
-                change_id = None
-            if change_id in change_ids:
-                found[change_id] = message
-            else:  # not ours: let it be received again at once
-                env.sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-    return list(found.values())
+    while time.monotonic() < deadline:
+        for delivery in env.runtime.sqs_deliveries("RecordFunction"):
+            ids = set()
+            for body in delivery["bodies"]:
+                try:
+                    ids.add(json.loads(body).get("changeId"))
+                except ValueError:
+                    continue
+            if change_ids <= ids:
+                return delivery
+        time.sleep(0.2)
+    return None
 
 
 # ---- the table ---------------------------------------------------------------------------------------------------

@@ -165,15 +165,16 @@ def test_an_empty_budget_waits_in_wait_retry_after_like_a_429_then_applies_witho
     status, path, waits = change(stack, user_id, "empty budget")
 
     assert (status["status"], status["outcome"]) == ("SUCCEEDED", "applied"), path
-    assert "WaitRetryAfter" in path
+    assert "WaitRetryAfter" in path and "BudgetWaitsLeft" in path
     first_validate = path.index("Validate")
     assert path[first_validate + 1 : first_validate + 2] != ["PolicyDecision"], "the first Validate was refused"
     assert waits[0] >= EMPTY_SECONDS - 1.5, "waited out the empty bucket"
     record = status["details"]
     assert "error" not in record, "a survived wait is an attempt, not an error"
     (attempt,) = record["attempts"]
-    assert attempt["type"] == "GenesysRateLimited"
-    assert attempt["count"] == record["rateLimitWaits"] == len(waits) >= 1
+    assert attempt["type"] == "RateBudget", "a wait for our own budget, counted apart from 429 waits"
+    assert attempt["count"] == record["budgetWaits"] == len(waits) >= 1
+    assert record["rateLimitWaits"] == 0
     assert "rate budget" in attempt["lastMessage"], "the wait came from the budget, not from a 429"
     assert int(budget_item(stack)["tat"]["N"]) > tat, "the change paid its calls from the shared bucket"
 

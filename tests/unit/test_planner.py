@@ -340,7 +340,8 @@ def test_given_a_plan_then_each_schedule_starts_one_bulk_change_for_its_group_at
         "requestedBy": f"automation:{MU}",
         "respectOwnChangesMinutes": 15,
         "dryRun": True,
-    }
+        "activityAt": "2026-11-24T10:30:00.000Z",
+    }, "made a minute ahead, judged against the Break it prepares for"
     last = aws["store"].get(MU).last_plan
     assert (last["status"], last["instants"], last["agents"]) == ("planned", 2, 8)
 

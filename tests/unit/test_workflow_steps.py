@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -24,6 +24,7 @@ from presence_manager.errors import (
     SupersededByOwnWrite,
 )
 from presence_manager.lease import AgentLease
+from presence_manager.timeutil import to_utc_iso
 from presence_manager.workflow.locked_update import locked_update
 from presence_manager.workflow.models import ChangeRequest, SkillOverride
 from presence_manager.workflow.skill_override import apply_skill_overrides, revert_request
@@ -358,6 +359,35 @@ def test_given_automation_respecting_own_changes_then_an_agent_who_just_clicked_
     assert validate_change(later, genesys=genesys, settings=SETTINGS, now=NOW, agents=activity).allowed is True
     plain = validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW, agents=activity)
     assert plain.allowed is True, "a person's request is not held back by the agent's own change"
+
+
+def test_given_a_change_made_ahead_of_an_activity_then_it_is_judged_against_that_activity(genesys: FakeGenesys) -> None:
+    from presence_manager.genesys.models import BuAgentScheduleActivity, BuAgentScheduleShift
+
+    start = NOW - timedelta(hours=1)
+    shift = BuAgentScheduleShift(
+        id="s1",
+        start_date=start,
+        length_minutes=480,
+        activities=[
+            BuAgentScheduleActivity(start_date=start, length_minutes=61, activity_code_id="code-work"),
+            BuAgentScheduleActivity(
+                start_date=NOW + timedelta(minutes=1), length_minutes=15, activity_code_id="code-off"
+            ),
+            BuAgentScheduleActivity(
+                start_date=NOW + timedelta(minutes=59), length_minutes=5, activity_code_id="code-hour"
+            ),
+        ],
+    )
+    genesys.shifts[AGENT] = [shift]
+    ahead = change(presence="Offline", activityAt=to_utc_iso(NOW + timedelta(minutes=1)))
+    now_result = validate_change(change(presence="Offline"), genesys=genesys, settings=SETTINGS, now=NOW)
+    ahead_result = validate_change(ahead, genesys=genesys, settings=SETTINGS, now=NOW)
+    assert now_result.schedule and now_result.schedule.activity_code_id == "code-work"
+    assert ahead_result.schedule and ahead_result.schedule.activity_code_id == "code-off"
+    far = change(presence="Offline", activityAt=to_utc_iso(NOW + timedelta(hours=5)))
+    capped = validate_change(far, genesys=genesys, settings=SETTINGS, now=NOW)
+    assert capped.schedule and capped.schedule.activity_code_id == "code-hour", "never judged more than an hour ahead"
 
 
 def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:

@@ -271,6 +271,8 @@ def bulk_body(group: PlannedGroup, management_unit_id: str, config: AutomationCo
         "reason": f"follows the WFM schedule: {'/'.join(group.categories)} at {to_utc_iso(group.starts)}",
         "requestedBy": requested_by(management_unit_id),
         "dryRun": config.dry_run,
+        # Made lead minutes ahead: judged against the activity it prepares for, not the one ending.
+        "activityAt": to_utc_iso(group.starts),
     }
     if config.respect_own_changes_minutes:
         body["respectOwnChangesMinutes"] = config.respect_own_changes_minutes

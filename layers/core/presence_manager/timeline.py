@@ -15,7 +15,8 @@ local midnight to the next, as UTC instants ``[dayStart, dayEnd)``; so it is 23 
   at the ``modifiedDate`` of the presence it set (for a change that set none, at its start). The presence at the start
   of the day is the first change's previous presence when that was set before the day (it was then still in force),
   else the newest record before the day says it (the presence it set, or the one it saw). ``presence`` lays the day
-  out as spans of one presence each, up to the end of the day or now, whichever is first.
+  out as spans of one presence each, up to the end of the day or now, whichever is first: from each change that set
+  one, and from the presence a change saw when that was set after what was known before (a change not on record).
 
 Pure but for :func:`agent_timeline`, which reads Genesys and the audit table.
 """
@@ -222,8 +223,13 @@ class PresenceSpan(_Model):
     system_presence: str | None = None
     definition_id: str | None = None
     message: str | None = None
-    change_id: str | None = Field(default=None, description="the change that set it (None: in force at day start)")
+    change_id: str | None = Field(default=None, description="the change of ours or outside change that set it")
     source: Literal["workflow", "external"] | None = None
+    seen_by: str | None = Field(
+        default=None,
+        description="set by no change on record: the change that saw it in force (its previousPresence, set at the "
+        "span's start); neither this nor changeId: the presence at the start of the day",
+    )
 
 
 class Timeline(_Model):
@@ -391,15 +397,22 @@ def presence_spans(
     zone: ZoneInfo,
 ) -> list[PresenceSpan]:
     """The day ``[day_start, until)`` as spans of one presence each: from the presence at the start (if known), then
-    from each change that set a presence to the next one."""
-    marks: list[tuple[datetime, PresenceSnapshot, TimelineChange | None]] = []
+    from each change that set a presence to the next one. A change that saw a presence (its previous presence) other
+    than the one last known, set after it, tells of a change not on record (made while nothing observed): that
+    presence is laid from its ``modifiedDate``."""
+    marks: list[tuple[datetime, PresenceSnapshot, TimelineChange | None, str | None]] = []
     if start is not None:
-        marks.append((day_start, start.presence, None))
+        marks.append((day_start, start.presence, None, None))
     for change in changes:
+        seen, at = change.previous_presence, parse_instant(change.at)
+        if seen is not None and seen.modified_date and (not marks or marks[-1][1].etag != seen.etag):
+            since = parse_instant(seen.modified_date)
+            if (marks[-1][0] if marks else day_start) <= since < at:
+                marks.append((since, seen, None, change.change_id))
         if change.presence_changed and change.new_presence is not None:
-            marks.append((max(parse_instant(change.at), day_start), change.new_presence, change))
+            marks.append((max(at, day_start), change.new_presence, change, None))
     spans = []
-    for index, (begin, presence, change) in enumerate(marks):
+    for index, (begin, presence, change, seen_by) in enumerate(marks):
         end = marks[index + 1][0] if index + 1 < len(marks) else until
         end = min(end, until)
         if begin >= end:
@@ -415,6 +428,7 @@ def presence_spans(
                 message=presence.message,
                 change_id=change.change_id if change else None,
                 source=change.source if change else None,
+                seen_by=seen_by,
             )
         )
     return spans
@@ -549,6 +563,7 @@ def agent_timeline(
 ) -> Timeline:
     """Read and build one agent's day: the agent's management unit (cached), its business unit's time zone (cached)
     unless the request names one, one schedule search, the activity codes (cached) and the audit records."""
+    now = now.astimezone(UTC)  # the cached search is keyed by the UTC hour
     unit = management_unit(genesys, user_id)
     zone_source: TimeZoneSource
     if request.time_zone is not None:

@@ -94,3 +94,20 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children)
     return False
+
+
+#: How far ahead a change may be judged against the schedule (``activityAt``): automation's lead minutes at most.
+MAX_ACTIVITY_LEAD_MINUTES = 60
+
+
+def _utc_instant(value: str) -> str:
+    from presence_manager.timeutil import parse_instant, to_utc_iso
+
+    return to_utc_iso(parse_instant(value))
+
+
+#: An ISO-8601 instant with an offset (normalised to UTC ``Z``); Validate uses it at most
+#: ``MAX_ACTIVITY_LEAD_MINUTES`` ahead of the moment the change runs.
+ActivityInstant = Annotated[
+    StrictStr, StringConstraints(max_length=40), NoControlCharacters, AfterValidator(_utc_instant)
+]

@@ -236,6 +236,8 @@ def validate_batch(
             continue
         try:
             validation = decide(state.request_for(agent), target, seen, genesys=genesys, settings=settings, now=now)
+        except GenesysRateLimited:
+            raise  # the batch waits Retry-After, then validates again (validating writes nothing)
         except PresenceManagerError as error:  # e.g. time_zone_unknown: this agent's own failure
             agent.finish(FAILED, error)
             continue

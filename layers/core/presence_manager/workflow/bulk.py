@@ -11,6 +11,7 @@ from pydantic import Field, StrictBool, StrictInt, field_validator, model_valida
 from presence_manager.errors import BulkIncomplete, InvalidRequest
 from presence_manager.timeutil import parse_instant
 from presence_manager.validation import (
+    ActivityInstant,
     GenesysId,
     MessageText,
     PresenceText,
@@ -52,6 +53,8 @@ class BulkChangeRequest(WorkflowModel):
     requested_by: RequestedByText | None = None
     #: Every agent of the bulk: see ``ChangeRequest.respect_own_changes_minutes``.
     respect_own_changes_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_RESPECT_OWN_CHANGES_MINUTES)
+    #: Every agent of the bulk: see ``ChangeRequest.activity_at``.
+    activity_at: ActivityInstant | None = None
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 

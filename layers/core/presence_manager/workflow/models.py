@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from presence_manager.outcomes import Outcome
 from presence_manager.timeutil import resolve_time_zone
 from presence_manager.validation import (
+    ActivityInstant,
     ChangeIdText,
     ETagText,
     GenesysId,
@@ -80,6 +81,9 @@ class ChangeRequest(WorkflowModel):
     #: Leave the agent alone (rejected, ``agent_changed_presence_recently``) when they changed their own presence
     #: in Genesys within this many minutes (the schedule-following automation sets it).
     respect_own_changes_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_RESPECT_OWN_CHANGES_MINUTES)
+    #: The scheduled activity (and shift) the change is for, when it is made ahead of it (automation's lead minutes:
+    #: a "Pre-Break" move is judged against the Break, up to an hour ahead). Business hours are judged at now.
+    activity_at: ActivityInstant | None = None
 
     _time_zone_is_iana = field_validator("time_zone")(lambda value: iana_time_zone(value))
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from presence_manager.business_hours import business_hours_for
@@ -35,6 +35,7 @@ from presence_manager.genesys.models import (
 from presence_manager.policy import OFFLINE, PolicyInput, evaluate
 from presence_manager.schedules import find_agent_schedule, schedule_window, scheduled_state_at
 from presence_manager.timeutil import parse_instant, resolve_time_zone, to_utc_iso
+from presence_manager.validation import MAX_ACTIVITY_LEAD_MINUTES
 from presence_manager.workflow.models import (
     ChangeRequest,
     PolicySummary,
@@ -246,7 +247,9 @@ def decide(
             if agent_schedule is not None and schedules is not None:
                 # Full-day time off is marked on business-unit dates: judge it in the business unit's zone.
                 unit_zone = schedules.business_unit_time_zone or zone_name
-                scheduled = scheduled_state_at(agent_schedule, now, resolve_time_zone(unit_zone) if unit_zone else None)
+                scheduled = scheduled_state_at(
+                    agent_schedule, _activity_instant(request, now), resolve_time_zone(unit_zone) if unit_zone else None
+                )
             if scheduled and scheduled.activity and scheduled.activity.activity_code_id:
                 codes = {code.id: code for code in genesys.get_activity_codes(unit.business_unit.id)}
                 activity_code = codes.get(scheduled.activity.activity_code_id)
@@ -333,3 +336,12 @@ def _schedule_summary(scheduled: ScheduledState | None, activity_code: object | 
         activity_category=getattr(activity_code, "category", None),
         activity_description=activity.description if activity else None,
     )
+
+
+def _activity_instant(request: ChangeRequest, now: datetime) -> datetime:
+    """When the scheduled activity is judged: now, or the activity a change made ahead of it is for (at most
+    ``MAX_ACTIVITY_LEAD_MINUTES`` ahead; never in the past)."""
+    if request.activity_at is None:
+        return now
+    ahead = parse_instant(request.activity_at)
+    return min(max(ahead, now), now + timedelta(minutes=MAX_ACTIVITY_LEAD_MINUTES))
