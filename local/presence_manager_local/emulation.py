@@ -737,8 +737,10 @@ class LocalRuntime:
         from presence_manager import dependencies
         from presence_manager.config import app_settings
         from presence_manager.genesys import client
+        from presence_manager.workflow.validate import schedule_searches
 
         DEFAULT_PROVIDERS.clear()  # Powertools Parameters' providers hold boto3 clients made for another endpoint
+        schedule_searches.clear()  # schedule searches a warm Lambda reuses within the hour
         app_settings.cache_clear()
         dependencies.aws_client.cache_clear()
         dependencies.dynamodb.cache_clear()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
@@ -357,3 +357,31 @@ def pattern_schedule(pattern: SchedulePattern, unit: BusinessUnitSpec, now: date
             )
     shifts.sort(key=lambda s: s.start)
     return AgentSchedule(tuple(shifts), tuple(markers), zone)
+
+
+def with_activity(schedule: AgentSchedule, activity: Activity) -> AgentSchedule:
+    """``schedule`` with ``activity`` laid into the shift that covers it whole (pure): the activities it overlaps are
+    cut around it - the part before it and the part after it stay - so a shift's activities never overlap, and the
+    shift itself is unchanged. ``ValueError`` when no shift covers the activity whole or the agent has full-day time
+    off that day."""
+    shift = schedule.shift_at(activity.start)
+    if shift is None or activity.end > shift.end:
+        raise ValueError(f"no shift covers {activity.start.isoformat()} to {activity.end.isoformat()}")
+    if schedule.time_off_at(activity.start) is not None:
+        raise ValueError(f"full-day time off on {activity.start.astimezone(schedule.zone).date().isoformat()}")
+    kept: list[Activity] = []
+    for existing in shift.activities:
+        if existing.end <= activity.start or existing.start >= activity.end:
+            kept.append(existing)
+            continue
+        if existing.start < activity.start:
+            minutes = int((activity.start - existing.start).total_seconds() // 60)
+            if minutes > 0:
+                kept.append(replace(existing, length_minutes=minutes))
+        if existing.end > activity.end:
+            minutes = int((existing.end - activity.end).total_seconds() // 60)
+            if minutes > 0:
+                kept.append(replace(existing, start=activity.end, length_minutes=minutes))
+    activities = tuple(sorted([*kept, activity], key=lambda a: a.start))
+    shifts = tuple(Shift(s.id, s.start, s.length_minutes, activities) if s is shift else s for s in schedule.shifts)
+    return AgentSchedule(shifts, schedule.time_off, schedule.zone)

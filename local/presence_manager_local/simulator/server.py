@@ -72,6 +72,11 @@ ADMIN_ENDPOINTS: list[tuple[str, str, str]] = [
     ("GET", "/__sim/users/{userId}", "one user as in /__sim/state"),
     ("POST", "/__sim/users/{userId}/routingstatus", 'set a routing status, e.g. {"status": "INTERACTING"}'),
     ("POST", "/__sim/users/{userId}/presence", 'the agent changes presence: {"presence": "Away", "message": "…"}'),
+    (
+        "POST",
+        "/__sim/managementunits/{managementUnitId}/activities",
+        'put a scheduled activity on agents: {"category": "Break", "startsInMinutes": 2, "lengthMinutes": 15, …}',
+    ),
     ("POST", "/__sim/faults", 'inject a fault: {"kind": "rate_limit", "path": "…", "count": 1, …} → 201 {"id"}'),
     ("GET", "/__sim/faults", "active faults"),
     ("DELETE", "/__sim/faults", "clear all faults (DELETE /__sim/faults/{faultId} for one)"),
@@ -93,6 +98,7 @@ ADMIN_ROUTES: list[tuple[str, list[str], str]] = [
     ("/__sim/users/{userId}", ["GET"], "admin_user"),
     ("/__sim/users/{userId}/routingstatus", ["POST"], "admin_routing_status"),
     ("/__sim/users/{userId}/presence", ["POST"], "admin_presence"),
+    ("/__sim/managementunits/{managementUnitId}/activities", ["POST"], "admin_activities"),
     ("/__sim/faults", ["GET", "POST", "DELETE"], "admin_faults"),
     ("/__sim/faults/{faultId}", ["DELETE"], "admin_fault"),
     ("/__sim/requests", ["GET"], "admin_requests"),
@@ -432,6 +438,8 @@ class SimulatorApp:
                 raise ValueError('body must be {"presence": "<id, label or system presence>", "message": "…"}')
             state.agent_sets_presence(params["userId"], presence, message)
             return _json_response(state.user_snapshot(params["userId"]))
+        if endpoint == "admin_activities":
+            return _json_response(state.add_activity(params["managementUnitId"], self._admin_body(request)), 201)
         if endpoint == "admin_faults":
             if method == "POST":
                 fault = state.add_fault(FaultSpec.model_validate(self._admin_body(request)))

@@ -18,8 +18,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import Field, model_validator
 
 from presence_manager_local.simulator.common import (
     check_fields,
@@ -30,7 +32,17 @@ from presence_manager_local.simulator.common import (
     user_ref,
 )
 from presence_manager_local.simulator.errors import bad_request, not_found
-from presence_manager_local.simulator.fixture import ActivityCodeSpec, AgentSchedule, BusinessUnitSpec, Shift
+from presence_manager_local.simulator.fixture import (
+    Activity,
+    ActivityCategory,
+    ActivityCodeSpec,
+    AgentSchedule,
+    BusinessUnitSpec,
+    FixtureModel,
+    Shift,
+    floor_instant,
+    with_activity,
+)
 from presence_manager_local.simulator.org import OrgBase, UserState
 
 SCHEDULE_SEARCH_FIELDS = frozenset({"startDate", "endDate", "userIds"})
@@ -55,6 +67,27 @@ ACTUAL_CATEGORY = {
 ON_QUEUE_IN_ADHERENCE = frozenset({"IDLE", "INTERACTING", "COMMUNICATING"})
 
 SearchKey = tuple[str, datetime, datetime, frozenset[str] | None]
+
+
+class ActivityRequest(FixtureModel):
+    """``POST /__sim/managementunits/{muId}/activities``: put a scheduled activity on agents of the unit, starting at
+    the whole minute ``startsInMinutes`` from now (WFM schedules are in whole minutes), e.g. a Break in 2 minutes.
+    The activity code is ``activityCodeId``, else the business unit's default code of ``category``. ``userIds``: these
+    agents (each must be on shift across the activity, else 400 and nothing changes); without: every agent of the
+    unit on shift across it (the others are answered as ``skipped``)."""
+
+    category: ActivityCategory | None = None
+    activity_code_id: str | None = None
+    starts_in_minutes: int = Field(ge=-1440, le=2880)
+    length_minutes: int = Field(gt=0, le=1440)
+    description: str | None = Field(default=None, max_length=200)
+    user_ids: list[str] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _names_a_code(self) -> ActivityRequest:
+        if self.category is None and self.activity_code_id is None:
+            raise ValueError("category or activityCodeId is required")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +354,66 @@ class WfmMixin(OrgBase):
                     "downloadUrl": self._store_download(result, base_url),
                 }
             return {"status": "Complete", "result": result}
+
+    # ---- changing schedules (admin) -----------------------------------------------------------------------------
+
+    def add_activity(self, management_unit_id: str, body: Any) -> dict[str, Any]:
+        """Lay a scheduled activity into agents' shifts (:class:`ActivityRequest`); what schedule searches and
+        adherence answer from then on (until the next reset, which rebuilds every schedule from its pattern)."""
+        request = ActivityRequest.model_validate(body if body is not None else {})
+        with self.lock:
+            members = self._management_unit_users(management_unit_id)
+            _, unit = self.management_units[management_unit_id]
+            code = unit.code(request.activity_code_id) if request.activity_code_id else None
+            if code is None:
+                assert request.category is not None
+                code = unit.default_code(request.category)
+            elif request.category is not None and code.category != request.category:
+                raise ValueError(f"activity code {code.id} is of category {code.category}, not {request.category}")
+            start = floor_instant(self.now(), timedelta(minutes=1)) + timedelta(minutes=request.starts_in_minutes)
+            activity = Activity(
+                start=start,
+                length_minutes=request.length_minutes,
+                activity_code_id=code.id,
+                category=code.category,
+                description=request.description if request.description is not None else code.name,
+                paid=code.counts_as_paid_time,
+            )
+            if request.user_ids is None:
+                chosen, strict = members, False
+            else:
+                by_id = {u.id: u for u in members}
+                strangers = [i for i in dedupe(request.user_ids) if i not in by_id]
+                if strangers:
+                    raise ValueError(f"not agents of management unit {management_unit_id}: {strangers}")
+                chosen, strict = [by_id[i] for i in dedupe(request.user_ids)], True
+            changed: dict[str, AgentSchedule] = {}
+            skipped: list[dict[str, str]] = []
+            for user in chosen:
+                try:
+                    changed[user.id] = with_activity(user.schedule or AgentSchedule(zone=unit.zone), activity)
+                except ValueError as exc:
+                    skipped.append({"userId": user.id, "reason": str(exc)})
+            if strict and skipped:
+                raise ValueError(f"not on shift across the activity (nothing changed): {skipped}")
+            for user in chosen:
+                if user.id in changed:
+                    user.schedule = changed[user.id]
+            return {
+                "managementUnitId": management_unit_id,
+                "activity": {
+                    "startDate": iso_ms(activity.start),
+                    "endDate": iso_ms(activity.end),
+                    "lengthMinutes": activity.length_minutes,
+                    "activityCodeId": code.id,
+                    "category": code.category,
+                    "name": code.name,
+                    "description": activity.description,
+                    "secondaryPresences": list(code.secondary_presences),
+                },
+                "userIds": list(changed),
+                "skipped": skipped,
+            }
 
     # ---- real-time adherence ------------------------------------------------------------------------------------
 
