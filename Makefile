@@ -28,8 +28,12 @@ lint: $(STAMP)
 		$(VENV)/checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"; }
 	$(CHECKOV) --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
+# Unit and contract tests first (they mock AWS in-process), then the e2e files on three workers, one file each at a
+# time: every worker runs its own local stack on free ports, so the files that mostly wait (a revert schedule's
+# minute, a break's planned instant) overlap.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 3 tests/unit tests/contract
+	$(BIN)/pytest -q -n 3 --dist loadfile tests/e2e
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
@@ -38,7 +42,7 @@ contract: $(STAMP)
 	$(BIN)/pytest -q tests/contract
 
 e2e: $(STAMP)
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -n 3 --dist loadfile tests/e2e
 
 fault-matrix: $(STAMP)
 	$(BIN)/python -m presence_manager_local.fault_matrix

@@ -241,7 +241,10 @@ def failures(events: list[dict[str, Any]]) -> list[str]:
     for event in events:
         if event["type"].endswith(("Failed", "TimedOut", "Aborted")):
             details = next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
-            found.append(f"{event['type']}: {details.get('error')}: {str(details.get('cause'))[:300]}")
+            cause = str(details.get("cause"))
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                cause = str(json.loads(cause).get("errorMessage", cause))
+            found.append(f"{event['type']}: {details.get('error')}: {cause[:300]}")
     return found
 
 
@@ -762,6 +765,9 @@ def print_concurrent(bulk: dict[str, Any]) -> None:
     )
     for failure in bulk["failures"]:
         print(f"  bulk FAILED: {failure}")
+    print("\n  calls of the bulk and the single changes by route:")
+    for route, count in bulk["byRoute"].items():
+        print(f"    {count:5d} x {route}")
 
 
 def print_changes(summary: dict[str, Any]) -> None:

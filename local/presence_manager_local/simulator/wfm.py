@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from presence_manager_local.simulator.common import (
     check_fields,
@@ -77,11 +77,11 @@ class ActivityRequest(FixtureModel):
     unit on shift across it (the others are answered as ``skipped``)."""
 
     category: ActivityCategory | None = None
-    activity_code_id: str | None = None
-    starts_in_minutes: int = Field(ge=-1440, le=2880)
-    length_minutes: int = Field(gt=0, le=1440)
-    description: str | None = Field(default=None, max_length=200)
-    user_ids: list[str] | None = Field(default=None, min_length=1)
+    activity_code_id: StrictStr | None = None
+    starts_in_minutes: StrictInt = Field(ge=-1440, le=2880)
+    length_minutes: StrictInt = Field(gt=0, le=1440)
+    description: StrictStr | None = Field(default=None, max_length=200)
+    user_ids: list[StrictStr] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _names_a_code(self) -> ActivityRequest:
