@@ -1,8 +1,9 @@
-"""No state payload grows with the size of a bulk change: a real bulk change over a 500-agent management unit (10 batches)
-through the local engine, with every step's input and output measured (what Step Functions caps at 256 KiB per
-step) and the parent execution's history events measured too. A batch's state is bounded by its 50 agents and the
-parent's by the plan (the Map's output is discarded), so the same bound holds at 10,000 agents: `make bench` runs
-that size and reports its largest payload. Genesys's rate limit is lifted for this run (the benchmark measures it)."""
+"""No state payload grows with the size of a bulk change: a real bulk change over a 500-agent management unit
+(10 batches) through the local engine, with every step's input and output measured (what Step Functions caps at
+256 KiB per step) and the parent execution's history events measured too. A batch's state is bounded by its 50
+agents and the parent's by the plan (the Map's output is discarded), so the same bound holds at 10,000 agents:
+`make bench` runs that size and reports its largest payload. Genesys's rate limit is lifted for this run (the
+benchmark measures it)."""
 
 from __future__ import annotations
 
