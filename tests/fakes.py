@@ -25,6 +25,8 @@ from presence_manager.genesys.models import (
     OrganizationPresenceDefinition,
     PresenceDefinition,
     RoutingStatus,
+    Schedule,
+    ScheduleGroup,
     UcUserPresence,
     UserPresence,
     UserRoutingSkill,
@@ -54,6 +56,8 @@ class FakeGenesys:
     schedule_processing: bool = False  # schedule searches answer Processing
     lose_skill_answers: int = 0  # the next N bulk skill PATCHes land but their answer is lost
     reservations: list[int] = field(default_factory=list)  # calls each step reserved from the rate budget
+    schedule_groups: dict[str, ScheduleGroup] = field(default_factory=dict)  # Architect business hours
+    schedules: dict[str, Schedule] = field(default_factory=dict)
 
     def add_agent(self, user_id: str, presence: str = "Available", *, on_shift: bool = True) -> None:
         self.units.add(user_id)
@@ -192,6 +196,14 @@ class FakeGenesys:
             ],
             business_unit_time_zone=self.time_zone,
         )
+
+    def get_schedule_group(self, schedule_group_id: str) -> ScheduleGroup:
+        self.calls.append("GET schedulegroup")
+        return self.schedule_groups[schedule_group_id]
+
+    def get_schedule(self, schedule_id: str) -> Schedule:
+        self.calls.append("GET schedule")
+        return self.schedules[schedule_id]
 
     def get_activity_codes(self, bu_id: str) -> list[BusinessUnitActivityCode]:
         return [ON_QUEUE_WORK]

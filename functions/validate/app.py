@@ -20,7 +20,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         step = parse_batch_step(event)
         logger.append_keys(bulkId=step.batch.bulk_id, batch=step.batch.batch)
         batch = validate_batch(
-            step.batch, genesys=deps.genesys(), settings=deps.settings(), now=deps.now(), agents=deps.audit_store()
+            step.batch,
+            genesys=deps.genesys(),
+            settings=deps.settings(),
+            now=deps.now(),
+            agents=deps.audit_store(),
+            unit_schedule_group=deps.unit_schedule_group,
         )
         logger.info("batch validated", extra={"counts": batch.counts})
         return batch.to_json()
@@ -28,7 +33,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = state.change_request()
     logger.append_keys(changeId=state.change_id, userId=request.user_id)
     result = validate_change(
-        request, genesys=deps.genesys(), settings=deps.settings(), now=deps.now(), agents=deps.audit_store()
+        request,
+        genesys=deps.genesys(),
+        settings=deps.settings(),
+        now=deps.now(),
+        agents=deps.audit_store(),
+        unit_schedule_group=deps.unit_schedule_group,
     )
     logger.info("validated", extra={"allowed": result.allowed, "policy": result.policy.to_json()})
     return result.to_json()

@@ -320,7 +320,11 @@ def cmd_timeline(api: ApiClient, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-AUTOMATION_FIELDS = ("enabled", "leadMinutes", "mapping", "dryRun", "respectOwnChangesMinutes", "windowHours")
+def _automation_fields() -> tuple[str, ...]:
+    """The configuration's JSON names, from the model itself (a PUT replaces the whole configuration)."""
+    from presence_manager.automation import AutomationConfig
+
+    return tuple(field.alias or name for name, field in AutomationConfig.model_fields.items())
 
 
 def _mapping_entry(value: str) -> tuple[str, str]:
@@ -341,7 +345,7 @@ def cmd_automation(api: ApiClient, args: argparse.Namespace) -> int:
         _show_plan(plan, args.json)
         return EXIT_OUTCOME if plan["status"] == "processing" else EXIT_OK
     current = api.request("GET", path)
-    config = {field: current[field] for field in AUTOMATION_FIELDS if field in current}
+    config = {field: current[field] for field in _automation_fields() if field in current}
     config["enabled"] = args.action == "enable"
     if args.lead_minutes is not None:
         config["leadMinutes"] = args.lead_minutes
@@ -351,6 +355,8 @@ def cmd_automation(api: ApiClient, args: argparse.Namespace) -> int:
         config["respectOwnChangesMinutes"] = args.respect_own_changes
     if args.window_hours is not None:
         config["windowHours"] = args.window_hours
+    if args.schedule_group is not None:
+        config["businessHoursScheduleGroupId"] = args.schedule_group or None
     if args.map:
         config["mapping"] = {**config.get("mapping", {}), **dict(args.map)}
     stored = api.request("PUT", path, json=config)
@@ -535,6 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     automation.add_argument("--respect-own-changes", type=int, metavar="MINUTES", help="enable/disable (0-240)")
     automation.add_argument("--window-hours", type=int, help="enable/disable: how far ahead to plan (1-48)")
+    automation.add_argument(
+        "--schedule-group",
+        help="enable/disable: the Architect schedule group whose hours are the unit's business hours ('' = none)",
+    )
     automation.set_defaults(func=cmd_automation)
 
     sim = sub.add_parser("sim", help="run the Genesys Cloud simulator")

@@ -741,6 +741,7 @@ class LocalRuntime:
 
         DEFAULT_PROVIDERS.clear()  # Powertools Parameters' providers hold boto3 clients made for another endpoint
         schedule_searches.clear()  # schedule searches a warm Lambda reuses within the hour
+        dependencies.unit_schedule_groups_forget()
         app_settings.cache_clear()
         dependencies.aws_client.cache_clear()
         dependencies.dynamodb.cache_clear()

@@ -39,6 +39,7 @@ def test_given_no_fields_then_the_defaults_are_off_one_minute_lead_ten_minutes_r
         "dryRun": False,
         "respectOwnChangesMinutes": 10,
         "windowHours": 12,
+        "businessHoursScheduleGroupId": None,
     }
 
 
@@ -292,6 +293,7 @@ CONFIG = {
     "dryRun": False,
     "respectOwnChangesMinutes": 10,
     "windowHours": 12,
+    "businessHoursScheduleGroupId": None,
     "stored": False,
     "updatedAt": None,
     "updatedBy": None,
@@ -337,8 +339,9 @@ def test_given_automation_enable_then_the_flag_is_set_keeping_the_rest_and_the_u
             "dryRun": True,
             "respectOwnChangesMinutes": 10,
             "windowHours": 12,
+            "businessHoursScheduleGroupId": None,
         },
-    )
+    ), "a PUT carries every field of the configuration it replaces"
     assert plan[0] == "POST"
     assert json.loads(capsys.readouterr().out)["plan"] == PLAN
     fake.calls.clear()

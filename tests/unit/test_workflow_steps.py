@@ -390,6 +390,23 @@ def test_given_a_change_made_ahead_of_an_activity_then_it_is_judged_against_that
     assert capped.schedule and capped.schedule.activity_code_id == "code-hour", "never judged more than an hour ahead"
 
 
+def test_given_a_unit_naming_its_own_schedule_group_then_its_agents_follow_those_hours(genesys: FakeGenesys) -> None:
+    from presence_manager.genesys.models import DomainEntityRef, Schedule, ScheduleGroup
+
+    genesys.schedules["night"] = Schedule(  # open 20:00-06:00 New York: closed at NOW (10:00 there)
+        id="night", start=datetime(2026, 11, 1, 20, 0), end=datetime(2026, 11, 2, 6, 0), rrule="FREQ=DAILY"
+    )
+    genesys.schedule_groups["g-night"] = ScheduleGroup(
+        id="g-night", time_zone="America/New_York", open_schedules=[DomainEntityRef(id="night")]
+    )
+    own = validate_change(
+        change(), genesys=genesys, settings=SETTINGS, now=NOW, unit_schedule_group={"mu-1": "g-night"}.get
+    )
+    assert [v.code for v in own.policy.violations] == ["outside_business_hours"]
+    other = validate_change(change(), genesys=genesys, settings=SETTINGS, now=NOW, unit_schedule_group={}.get)
+    assert other.allowed is True, "units naming none keep the deployment's hours"
+
+
 def test_given_an_agent_outside_wfm_then_offline_is_still_allowed(genesys: FakeGenesys) -> None:
     genesys.units.discard(AGENT)
     result = validate_change(change(presence="Offline"), genesys=genesys, settings=SETTINGS, now=NOW)

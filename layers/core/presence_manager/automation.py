@@ -52,7 +52,9 @@ class AutomationConfig(_Model):
     - ``dryRun``: the bulk changes only validate (each agent's outcome is ``dry_run``), nothing is written;
     - ``respectOwnChangesMinutes``: an agent who changed their own presence within this many minutes is left alone
       (0: never);
-    - ``windowHours``: how far ahead each run plans (1-48)."""
+    - ``windowHours``: how far ahead each run plans (1-48);
+    - ``businessHoursScheduleGroupId``: the Architect schedule group whose open hours are the unit's business hours
+      (for every change of the unit's agents, not only automation's; none: the deployment's)."""
 
     enabled: StrictBool = False
     lead_minutes: StrictInt = Field(default=1, ge=0, le=MAX_LEAD_MINUTES)
@@ -60,6 +62,7 @@ class AutomationConfig(_Model):
     dry_run: StrictBool = False
     respect_own_changes_minutes: StrictInt = Field(default=10, ge=0, le=MAX_RESPECT_OWN_CHANGES_MINUTES)
     window_hours: StrictInt = Field(default=12, ge=1, le=MAX_WINDOW_HOURS)
+    business_hours_schedule_group_id: GenesysId | None = None
 
 
 class StoredAutomation(AutomationConfig):

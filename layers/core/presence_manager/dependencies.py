@@ -61,3 +61,27 @@ def bulk_store() -> BulkStore:
 
     config = settings()
     return BulkStore(dynamodb(), config.audit_table_name, config.agent_table_name)
+
+
+#: How long a warm Lambda reuses a management unit's configured schedule group.
+UNIT_SETTINGS_CACHE_SECONDS = 300
+_unit_groups: dict[str, tuple[float, str | None]] = {}
+
+
+def unit_schedule_group(management_unit_id: str) -> str | None:
+    """The Architect schedule group a management unit's configuration names (cached per warm Lambda)."""
+    import time
+
+    from presence_manager.automation import AutomationStore
+
+    hit = _unit_groups.get(management_unit_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    stored = AutomationStore(dynamodb(), settings().agent_table_name).get(management_unit_id)
+    group = stored.business_hours_schedule_group_id if stored else None
+    _unit_groups[management_unit_id] = (time.monotonic() + UNIT_SETTINGS_CACHE_SECONDS, group)
+    return group
+
+
+def unit_schedule_groups_forget() -> None:
+    _unit_groups.clear()

@@ -20,6 +20,7 @@ the batch's outcome (conflict, rate_limited, failed). Record writes one audit re
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -211,6 +212,7 @@ def validate_batch(
     settings: AppSettings,
     now: datetime,
     agents: AgentActivity | None = None,
+    unit_schedule_group: Callable[[str], str | None] | None = None,
 ) -> BatchState:
     todo = state.in_status(TO_VALIDATE)
     if not todo:
@@ -235,7 +237,15 @@ def validate_batch(
             agent.finish(FAILED, PresenceManagerError("Genesys Cloud does not know this user", userId=agent.user_id))
             continue
         try:
-            validation = decide(state.request_for(agent), target, seen, genesys=genesys, settings=settings, now=now)
+            validation = decide(
+                state.request_for(agent),
+                target,
+                seen,
+                genesys=genesys,
+                settings=settings,
+                now=now,
+                unit_schedule_group=unit_schedule_group,
+            )
         except GenesysRateLimited:
             raise  # the batch waits Retry-After, then validates again (validating writes nothing)
         except PresenceManagerError as error:  # e.g. time_zone_unknown: this agent's own failure

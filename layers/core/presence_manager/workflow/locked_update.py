@@ -68,58 +68,34 @@ def locked_update(
     target = validation.target
     if target is None:
         raise ValueError("locked_update needs a validated target presence")
-    with genesys.reserved(STEP_CALLS):  # the re-read, the routing re-check, the write: one wait, never half-way
-        return _locked(
-            change_id,
-            request,
-            validation,
-            target,
-            genesys,
-            lease,
-            lease_seconds,
-            settle_seconds,
-            policy_mode,
-            now,
-            unconfirmed,
-        )
-
-
-def _locked(
-    change_id: str,
-    request: ChangeRequest,
-    validation: ValidationResult,
-    target: PresenceTarget,
-    genesys: GenesysClient,
-    lease: AgentLease,
-    lease_seconds: int,
-    settle_seconds: int,
-    policy_mode: PolicyMode,
-    now: datetime,
-    unconfirmed: bool,
-) -> UpdateResult:
-    user_id = request.user_id
-    lease.acquire(user_id, change_id, lease_seconds)
-    wrote: LastWrite | None = None
-    settling = False
-    try:
-        live = snapshot(genesys.get_user_presence(user_id))
-        if compare(change_id, request, validation, live, lease, unconfirmed=unconfirmed) == "landed":
-            wrote = LastWrite(change_id=change_id, etag=live.etag)
-            return update_result(validation.observed, live, now, reconciled=True)
-        warnings: list[Violation] = []
-        if needs_routing_check(live, target, policy_mode):
-            warnings = live_interaction_check(request, target, genesys.get_routing_status(user_id).status, policy_mode)
+    # The re-read, the routing re-check and the write are reserved from the rate budget at once: one wait, never
+    # a refusal half-way.
+    with genesys.reserved(STEP_CALLS):
+        user_id = request.user_id
+        lease.acquire(user_id, change_id, lease_seconds)
+        wrote: LastWrite | None = None
+        settling = False
         try:
-            updated = snapshot(genesys.patch_user_presence(user_id, target.definition_id, request.message))
-        except GenesysWriteUnconfirmed:
-            lease.hold_while_settling(user_id, change_id, settle_seconds + lease_seconds)
-            settling = True
-            raise
-        wrote = LastWrite(change_id=change_id, etag=updated.etag)
-        return update_result(live, updated, now, reconciled=False, warnings=warnings)
-    finally:
-        if not settling:
-            release_after(lease, user_id, change_id, wrote)
+            live = snapshot(genesys.get_user_presence(user_id))
+            if compare(change_id, request, validation, live, lease, unconfirmed=unconfirmed) == "landed":
+                wrote = LastWrite(change_id=change_id, etag=live.etag)
+                return update_result(validation.observed, live, now, reconciled=True)
+            warnings: list[Violation] = []
+            if needs_routing_check(live, target, policy_mode):
+                warnings = live_interaction_check(
+                    request, target, genesys.get_routing_status(user_id).status, policy_mode
+                )
+            try:
+                updated = snapshot(genesys.patch_user_presence(user_id, target.definition_id, request.message))
+            except GenesysWriteUnconfirmed:
+                lease.hold_while_settling(user_id, change_id, settle_seconds + lease_seconds)
+                settling = True
+                raise
+            wrote = LastWrite(change_id=change_id, etag=updated.etag)
+            return update_result(live, updated, now, reconciled=False, warnings=warnings)
+        finally:
+            if not settling:
+                release_after(lease, user_id, change_id, wrote)
 
 
 def release_after(lease: AgentLease, user_id: str, change_id: str, wrote: LastWrite | None) -> None:

@@ -143,6 +143,7 @@ def validate_change(
     now: datetime,
     searches: ScheduleSearches = schedule_searches,
     agents: AgentActivity | None = None,
+    unit_schedule_group: Callable[[str], str | None] | None = None,
 ) -> ValidationResult:
     with genesys.reserved(STEP_CALLS):  # the presence read and the schedule search (refunded when cached)
         target = genesys.resolve_presence(request.presence) if request.presence else None
@@ -159,7 +160,15 @@ def validate_change(
         if request.respect_own_changes_minutes and agents is not None:
             own = agents.last_external_changes([request.user_id]).get(request.user_id)
             observed = dataclasses.replace(observed, own_change_at=own)
-        return decide(request, target, observed, genesys=genesys, settings=settings, now=now)
+        return decide(
+            request,
+            target,
+            observed,
+            genesys=genesys,
+            settings=settings,
+            now=now,
+            unit_schedule_group=unit_schedule_group,
+        )
 
 
 def observe_batch(
@@ -224,6 +233,7 @@ def decide(
     genesys: GenesysClient,
     settings: AppSettings,
     now: datetime,
+    unit_schedule_group: Callable[[str], str | None] | None = None,
 ) -> ValidationResult:
     """The policy decision for one agent, from what was observed (the same for a single change and a batch)."""
     target = _target(request, target_definition) if target_definition else None
@@ -273,7 +283,10 @@ def decide(
                 respect_own_changes_minutes=request.respect_own_changes_minutes,
                 activity_code=activity_code,
                 business_hours=business_hours_for(
-                    unit.management_unit.id if unit else None, settings=settings, genesys=genesys
+                    unit.management_unit.id if unit else None,
+                    settings=settings,
+                    genesys=genesys,
+                    unit_schedule_group=unit_schedule_group,
                 ),
                 zone=resolve_time_zone(zone_name or "UTC"),
                 now=now,
