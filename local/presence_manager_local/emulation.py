@@ -8,457 +8,59 @@ dispatch and an API Gateway emulator, all on loopback, with every resource creat
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 import os
-import re
 import sys
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "template.yaml"
-ACCOUNT = "123456789012"
-REGION = "us-east-1"
-STACK = "gpm-local"
-SIM_CLIENT_ID, SIM_CLIENT_SECRET = "sim-client-id", "sim-client-secret"
-LOCAL_PARAMETERS = {
-    "GenesysCredentialsSecretId": "genesys-presence-manager/local",
-    "ConflictBackoffMinSeconds": "0",
-    "ConflictBackoffMaxSeconds": "2",
-    "TransientRetryIntervalSeconds": "1",
-    "BulkMaxConcurrency": "4",
-    "AmbiguousWriteSettleSeconds": "6",
-    # The Genesys EventBridge integration's partner event source, named after the simulator's org
-    # (simulator/data/org.json): the local stack creates the bus and the rule, and the simulator puts its events there.
-    "GenesysEventSourceName": (
-        "aws.partner/genesys.com/cloud/a34ce679-0816-4e16-9f16-a8955b68466d/presence-manager-local"
-    ),
-}
-Handler = Callable[[dict[str, Any], Any], Any]
-
-
-# ---- template.yaml ---------------------------------------------------------------------------------------------
-
-
-def business_hours_around_now(zone: str = "America/New_York", now: datetime | None = None) -> dict[str, str]:
-    """A 12-hour business window that contains *now* in ``zone``, so local runs pass at any hour."""
-    local = (now or datetime.now(UTC)).astimezone(ZoneInfo(zone))
-    start = (local.hour - 4) % 24
-    return {"BusinessHoursStart": f"{start:02d}:00", "BusinessHoursEnd": f"{(start + 12) % 24:02d}:00"}
-
-
-def local_business_hours(simulator: Any | None) -> dict[str, str]:
-    """The local stack's business hours: with the simulator, its Architect schedule group of the default business
-    unit (``BusinessHoursScheduleGroupId``; every simulator reset builds it around now, so a run at any hour passes);
-    against a real org, the window shifted around now (the fallback for deployments without a group)."""
-    if simulator is None:
-        return business_hours_around_now()
-    state = simulator.state
-    return {"BusinessHoursScheduleGroupId": state.schedule_group_for_business_unit(next(iter(state.business_units)))}
-
-
-@dataclass
-class ResolvedTemplate:
-    """What the local stack needs from template.yaml, intrinsics resolved against local physical names."""
-
-    parameters: dict[str, str]
-    resources: dict[str, Any]
-    physical: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, overrides: dict[str, str] | None = None, path: Path = TEMPLATE) -> ResolvedTemplate:
-        from cfnlint.decode import cfn_yaml
-
-        document = cfn_yaml.load(str(path))
-        parameters = {name: str(spec.get("Default", "")) for name, spec in document["Parameters"].items()}
-        parameters.update(overrides or {})
-        template = cls(parameters=parameters, resources=dict(document["Resources"]))
-        template.physical = {logical: template._physical(logical, spec) for logical, spec in template.resources.items()}
-        return template
-
-    def _physical(self, logical: str, spec: dict[str, Any]) -> dict[str, str]:
-        kind, properties = spec["Type"], spec.get("Properties", {})
-        pseudo = f"arn:aws:{{service}}:{REGION}:{ACCOUNT}:{{resource}}"
-        if kind == "AWS::DynamoDB::Table":
-            name = f"{STACK}-{logical}"
-            return {"Ref": name, "Arn": pseudo.format(service="dynamodb", resource=f"table/{name}")}
-        if kind == "AWS::Serverless::Function":
-            name = f"{STACK}-{logical}"
-            return {"Ref": name, "Arn": pseudo.format(service="lambda", resource=f"function:{name}")}
-        if kind == "AWS::Serverless::StateMachine":
-            name = self.resolve(properties.get("Name", f"{STACK}-{logical}"))
-            arn = pseudo.format(service="states", resource=f"stateMachine:{name}")
-            return {"Ref": arn, "Arn": arn, "Name": name}
-        if kind in {"AWS::Events::EventBus", "AWS::Scheduler::ScheduleGroup"}:
-            name = self.resolve(properties["Name"])
-            return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"event-bus/{name}"), "Name": name}
-        if kind == "AWS::Events::Rule":
-            name = f"{STACK}-{logical}"
-            return {"Ref": name, "Arn": pseudo.format(service="events", resource=f"rule/{name}"), "Name": name}
-        if kind == "AWS::SQS::Queue":
-            name = f"{STACK}-{logical}"
-            return {
-                "Ref": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}",
-                "Arn": pseudo.format(service="sqs", resource=name),
-                "QueueName": name,
-            }
-        if kind == "AWS::S3::Bucket":
-            name = f"{STACK}-{logical}".lower()
-            return {"Ref": name, "Arn": f"arn:aws:s3:::{name}"}
-        if kind == "AWS::IAM::Role":
-            name = f"{STACK}-{logical}"
-            return {"Ref": name, "Arn": f"arn:aws:iam::{ACCOUNT}:role/{name}"}
-        if kind == "AWS::KMS::Key":
-            # A placeholder id: moto assigns the key's id when the stack creates it (``LocalRuntime``), and the
-            # runtime puts the real one here and in the functions' environment.
-            key_id = f"{STACK}-{logical}"
-            return {"Ref": key_id, "Arn": pseudo.format(service="kms", resource=f"key/{key_id}"), "KeyId": key_id}
-        if kind == "AWS::KMS::Alias":
-            name = self.resolve(properties["AliasName"])
-            return {"Ref": name}
-        return {"Ref": f"{STACK}-{logical}", "Arn": pseudo.format(service="local", resource=logical)}
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((key, argument),) = value.items()
-            if key == "Ref":
-                return self._ref(argument)
-            if key == "Fn::GetAtt":
-                logical, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                return self.physical[logical][attribute]
-            if key == "Fn::Sub":
-                text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
-                return re.sub(r"\$\{([^}]+)\}", lambda m: self._sub(m.group(1), variables), text)
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def _ref(self, name: str) -> str:
-        pseudo = {
-            "AWS::StackName": STACK,
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT,
-            "AWS::Partition": "aws",
-            "AWS::URLSuffix": "amazonaws.com",
-        }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        return self.physical[name]["Ref"]
-
-    def _sub(self, name: str, variables: dict[str, Any]) -> str:
-        if name in variables:
-            return str(self.resolve(variables[name]))
-        if "." in name:
-            logical, attribute = name.split(".", 1)
-            return self.physical[logical][attribute]
-        return self._ref(name)
-
-    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {logical: spec for logical, spec in self.resources.items() if spec["Type"] == kind}
-
-    def function_environment(self) -> dict[str, str]:
-        """Globals merged with every function's own variables (one process hosts them all; they agree)."""
-        from cfnlint.decode import cfn_yaml
-
-        globals_env = cfn_yaml.load(str(TEMPLATE))["Globals"]["Function"]["Environment"]["Variables"]
-        env = {k: str(self.resolve(v)) for k, v in globals_env.items()}
-        for spec in self.of_type("AWS::Serverless::Function").values():
-            own = spec["Properties"].get("Environment", {}).get("Variables", {})
-            env.update({k: str(self.resolve(v)) for k, v in own.items()})
-        return env
-
-    def api_routes(self) -> list[tuple[str, str, str]]:
-        """(method, path template, function logical id) of every Api event."""
-        routes = []
-        for logical, spec in self.of_type("AWS::Serverless::Function").items():
-            for event in spec["Properties"].get("Events", {}).values():
-                if event["Type"] == "Api":
-                    routes.append((event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical))
-        return routes
-
-    def state_machine_definition(self, logical: str) -> str:
-        properties = self.resources[logical]["Properties"]
-        text = (ROOT / properties["DefinitionUri"]).read_text()
-        for name, value in properties.get("DefinitionSubstitutions", {}).items():
-            text = text.replace(f"${{{name}}}", str(self.resolve(value)))
-        return text
-
-
-# ---- in-process Lambda ---------------------------------------------------------------------------------------
-
-
-#: Lambda's own default when a function sets no Timeout (and the template's Globals none either).
-DEFAULT_TIMEOUT_SECONDS = 3
-TIMED_OUT = "Sandbox.Timedout"
-
-
-def function_timeout(template: ResolvedTemplate, logical: str) -> int:
-    """The function's ``Timeout`` from template.yaml: its own, else the Globals one, else Lambda's default."""
-    from cfnlint.decode import cfn_yaml
-
-    globals_function = (cfn_yaml.load(str(TEMPLATE)).get("Globals") or {}).get("Function") or {}
-    properties = template.resources[logical].get("Properties", {})
-    return int(template.resolve(properties.get("Timeout", globals_function.get("Timeout", DEFAULT_TIMEOUT_SECONDS))))
-
-
-class LambdaContext:
-    def __init__(self, function_name: str, timeout_seconds: float = 30) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function_name}"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "local"
-        self._deadline = time.monotonic() + timeout_seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-class CapturedOutput(io.TextIOBase):
-    """``sys.stdout`` while the runtime runs: what a handler prints (logs, EMF) goes to the runtime's log file and
-    EMF list; everything else passes through."""
-
-    def __init__(self, passthrough: Any, log_path: Path) -> None:
-        self._passthrough = passthrough
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = log_path.open("a", encoding="utf-8")
-        self.emf: list[dict[str, Any]] = []
-
-    def capturing(self) -> Any:
-        runtime = self
-
-        class _Scope:
-            def __enter__(self) -> None:
-                runtime._local.active = True
-                if sys.stdout is not runtime:  # someone (a test runner's capture) swapped it: wrap theirs
-                    runtime._passthrough, sys.stdout = sys.stdout, runtime
-
-            def __exit__(self, *exc: object) -> None:
-                runtime._local.active = False
-
-        return _Scope()
-
-    def write(self, text: str) -> int:
-        if not getattr(self._local, "active", False):
-            return self._passthrough.write(text)
-        with self._lock:
-            self._log.write(text)
-            for line in text.splitlines():
-                if line.startswith("{") and '"_aws"' in line:
-                    with contextlib.suppress(ValueError):
-                        self.emf.append(json.loads(line))
-        return len(text)
-
-    def flush(self) -> None:
-        self._passthrough.flush()
-        with self._lock:
-            self._log.flush()
-
-    def close_log(self) -> None:
-        with self._lock:
-            self._log.close()
-
-
-class LambdaDispatcher:
-    """Replaces moto's no-Docker Lambda ``invoke`` with a call of our handler, returning what the Python Lambda
-    runtime returns: the JSON result, or ``{"errorType", "errorMessage", "stackTrace"}`` with X-Amz-Function-Error.
-
-    Each invocation runs under the function's configured ``Timeout`` (from template.yaml, as created in moto): the
-    handler runs in a worker thread, the context's remaining time counts down to the deadline, and past it the
-    answer is Lambda's for a timed-out invocation - ``Sandbox.Timedout``, "Task timed out after N.00 seconds" -
-    which Step Functions sees as the error ``Sandbox.Timedout``.
-
-    A Python thread cannot be killed: a timed-out handler keeps running in the background and its side effects
-    (a Genesys write, a DynamoDB update) may still happen after the caller was told it timed out. Lambda is no
-    different - the invocation's sandbox is frozen, not rolled back, and a request it had sent can still land -
-    so the workflow has to treat a timed-out step as a write that may or may not have happened."""
-
-    def __init__(self, output: CapturedOutput) -> None:
-        self.handlers: dict[str, Handler] = {}
-        self.invocations: list[dict[str, Any]] = []
-        self._output = output
-        self._original: Any = None
-
-    def install(self) -> None:
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        dispatcher = self
-        self._original = LambdaSimpleBackend.invoke
-
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any):  # type: ignore[no-untyped-def]
-            timeout = backend.get_function(function_name, qualifier).timeout  # the function's configuration
-            return dispatcher.invoke(function_name.split(":")[-1], body, response_headers, timeout_seconds=timeout)
-
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
-
-    def uninstall(self) -> None:
-        if self._original is not None:
-            from moto.awslambda_simple.models import LambdaSimpleBackend
-
-            LambdaSimpleBackend.invoke = self._original  # type: ignore[method-assign]
-
-    def invoke(
-        self,
-        function_name: str,
-        body: Any,
-        response_headers: dict[str, str],
-        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-    ) -> bytes:
-        event = json.loads(body) if body else {}
-        started = time.perf_counter()
-        context = LambdaContext(function_name, timeout_seconds)
-        answer: dict[str, Any] = {}
-
-        def run() -> None:
-            with self._output.capturing():
-                try:
-                    answer["payload"] = json.dumps(self.handlers[function_name](event, context), default=str)
-                except BaseException as exc:  # what the runtime reports for any escape from the handler
-                    answer["error"] = exc
-
-        worker = threading.Thread(target=run, name=f"lambda:{function_name}:{context.aws_request_id}", daemon=True)
-        worker.start()
-        worker.join(timeout_seconds)
-        error_type = None
-        if worker.is_alive():  # left running: see the class docstring
-            error_type = TIMED_OUT
-            response_headers["x-amz-function-error"] = "Unhandled"
-            payload = json.dumps(
-                {"errorType": TIMED_OUT, "errorMessage": f"Task timed out after {timeout_seconds:.2f} seconds"}
-            )
-        elif "error" in answer:
-            exc = answer["error"]
-            error_type = type(exc).__name__
-            response_headers["x-amz-function-error"] = "Unhandled"
-            trace = traceback.format_tb(exc.__traceback__)
-            payload = json.dumps({"errorType": error_type, "errorMessage": str(exc), "stackTrace": trace})
-        else:
-            payload = answer["payload"]
-        self.invocations.append(
-            {
-                "function": function_name,
-                "ms": round((time.perf_counter() - started) * 1000, 1),
-                "errorType": error_type,
-                # The state a step is given and returns: what Step Functions caps at 256 KiB.
-                "inputBytes": len(body) if body else 0,
-                "outputBytes": len(payload.encode()),
-            }
-        )
-        return payload.encode()
-
-
-def load_handler(code_uri: str, handler: str, unique: str) -> Handler:
-    module_file, function = handler.rsplit(".", 1)
-    path = ROOT / code_uri / f"{module_file}.py"
-    spec = importlib.util.spec_from_file_location(f"lambda_{unique}_{module_file}", path)
-    assert spec and spec.loader
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return getattr(module, function)
-
-
-# ---- API Gateway emulator --------------------------------------------------------------------------------------
-
-
-class ApiGatewayEmulator:
-    """REST API (v1 proxy events) for the template's Api routes, dispatched to the handler in-process."""
-
-    def __init__(self, routes: list[tuple[str, str, Handler]], output: CapturedOutput) -> None:
-        self._routes = [
-            (method, template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"), handler)
-            for method, template, handler in routes
-        ]
-        self._output = output
-        self._server: Any = None
-
-    def start(self, port: int) -> int:
-        from werkzeug.serving import make_server
-
-        self._server = make_server("127.0.0.1", port, self._app, threaded=True)
-        threading.Thread(target=self._server.serve_forever, name="api-emulator", daemon=True).start()
-        return self._server.server_port
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def _app(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        from werkzeug.wrappers import Request, Response
-
-        request = Request(environ)
-        for method, template, pattern, handler in self._routes:
-            match = pattern.match(request.path)
-            if match and method == request.method:
-                response = self._call(handler, request, template, match.groupdict())
-                return response(environ, start_response)
-        body = json.dumps({"message": "Missing Authentication Token"})
-        return Response(body, status=403, content_type="application/json")(environ, start_response)
-
-    def _call(self, handler: Handler, request: Any, template: str, params: dict[str, str]) -> Any:
-        from werkzeug.wrappers import Response
-
-        query = request.args
-        event = {
-            "resource": template,
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": dict(request.headers),
-            "multiValueHeaders": {k: request.headers.getlist(k) for k, _ in request.headers.items()},
-            "queryStringParameters": {k: query.get(k) for k in query} or None,
-            "multiValueQueryStringParameters": {k: query.getlist(k) for k in query} or None,
-            "pathParameters": params or None,
-            "stageVariables": None,
-            "requestContext": {
-                "stage": "v1",
-                "requestId": str(uuid.uuid4()),
-                "resourcePath": template,
-                "httpMethod": request.method,
-                "requestTimeEpoch": int(time.time() * 1000),
-                "identity": {
-                    "sourceIp": request.remote_addr,
-                    "userArn": None,
-                    "caller": f"local:{request.remote_addr}",
-                },
-            },
-            "body": request.get_data(as_text=True) or None,
-            "isBase64Encoded": False,
-        }
-        with self._output.capturing():
-            try:
-                result = handler(event, LambdaContext("api"))
-            except Exception:
-                return Response(
-                    json.dumps({"message": "Internal server error"}), status=502, content_type="application/json"
-                )
-        headers = {**(result.get("headers") or {})}
-        response = Response(result.get("body") or "", status=result["statusCode"], headers=headers)
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            for value in values:
-                response.headers.add(name, value)
-        return response
-
+from presence_manager_local.apigateway import ApiGatewayEmulator
+from presence_manager_local.lambda_runtime import (
+    CapturedOutput,
+    LambdaContext,
+    LambdaDispatcher,
+    function_timeout,
+    load_handler,
+)
+from presence_manager_local.local_template import (
+    ACCOUNT,
+    LOCAL_PARAMETERS,
+    REGION,
+    ROOT,
+    SIM_CLIENT_ID,
+    SIM_CLIENT_SECRET,
+    STACK,
+    TEMPLATE,
+    ResolvedTemplate,
+    business_hours_around_now,
+    local_business_hours,
+)
+
+__all__ = [
+    "ACCOUNT",
+    "LOCAL_PARAMETERS",
+    "REGION",
+    "ROOT",
+    "SIM_CLIENT_ID",
+    "SIM_CLIENT_SECRET",
+    "STACK",
+    "TEMPLATE",
+    "ApiGatewayEmulator",
+    "CapturedOutput",
+    "LambdaContext",
+    "LambdaDispatcher",
+    "LocalRuntime",
+    "ResolvedTemplate",
+    "business_hours_around_now",
+    "function_timeout",
+    "load_handler",
+    "local_business_hours",
+    "serve",
+]
 
 # ---- the whole stack --------------------------------------------------------------------------------------------
 
