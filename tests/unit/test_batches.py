@@ -193,3 +193,27 @@ def test_given_a_batch_respecting_own_changes_then_only_the_agent_who_just_click
         "agent_changed_presence_recently"
     )
     assert Activity.reads == 1, "one read for the whole batch"
+
+
+def test_given_an_entry_refused_once_then_only_that_one_is_sent_again_ten_at_a_time(
+    genesys: FakeGenesys, lease: AgentLease
+) -> None:
+    from presence_manager.workflow.batch import export_batch
+
+    class Events:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.calls.append([json.loads(e["Detail"])["userId"] for e in Entries])
+            refuse = len(self.calls) == 1  # the first entry of the first call is refused once
+            answers = [{"ErrorCode": "ThrottlingException"} if refuse and i == 0 else {} for i in range(len(Entries))]
+            return {"FailedEntryCount": 1 if refuse else 0, "Entries": answers}
+
+    state = validate_batch(batch(USERS[:12]), genesys=genesys, settings=SETTINGS, now=NOW)  # type: ignore[arg-type]
+    state = locked_update_batch(state, genesys=genesys, lease=lease, settings=SETTINGS, now=NOW)  # type: ignore[arg-type]
+    events = Events()
+    state = export_batch(state, Counters(), events=events, bus_name="bus", now=NOW)
+    assert [len(call) for call in events.calls] == [10, 2, 1], "PutEvents takes 10 at most; the refused one again"
+    assert events.calls[2] == [user(0)]
+    assert all(agent.export is not None for agent in state.agents), "every applied agent published once"

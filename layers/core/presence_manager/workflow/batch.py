@@ -40,6 +40,7 @@ from presence_manager.genesys.models import AgentManagementUnitReference, Entity
 from presence_manager.genesys.models import PresenceDefinition as PresenceRef
 from presence_manager.lease import LastWrite
 from presence_manager.outcomes import APPLIED, DRY_RUN, FAILED, REJECTED, Outcome
+from presence_manager.timeutil import to_utc_iso
 from presence_manager.workflow.bulk import agent_change_id
 from presence_manager.workflow.export import presence_changed_entry, put_events
 from presence_manager.workflow.locked_update import (
@@ -457,7 +458,7 @@ def export_batch(
         for agent, failure in zip(pending, failures, strict=True):
             if failure is None:
                 agent.export, agent.export_error = (
-                    ExportResult(event_id=agent.change_id, bus_name=bus_name, published_at=now.isoformat()),
+                    ExportResult(event_id=agent.change_id, bus_name=bus_name, published_at=to_utc_iso(now)),
                     None,
                 )
             else:
