@@ -56,8 +56,9 @@ up: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/presence-manager sim --port 8787
 
+# make bench BENCH_ARGS=--quick: bulks of 200 and 1,000 agents (the full run's 10,000-agent bulk takes ~25 min)
 bench: $(STAMP)
-	$(BIN)/python -m presence_manager_local.bench
+	$(BIN)/python -m presence_manager_local.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .aws-sam

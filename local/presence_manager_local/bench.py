@@ -218,6 +218,8 @@ def call_figures(requests: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "api": len(api),
         "token": len(tokens),
+        # A schedule search's downloadUrl (Genesys serves these from a download host, not the rate-limited API).
+        "downloads": sum(1 for r in requests if not is_api_call(r) and r["path"] != TOKEN_PATH),
         "answered429": sum(1 for r in api if r["status"] == 429),
         "token429": sum(1 for r in tokens if r["status"] == 429),
         "byRoute": Counter(f"{r['method']} {r.get('route') or r['path']}" for r in api),
@@ -285,12 +287,19 @@ class Stack:
         response.raise_for_status()
         return response.json()["requests"]
 
-    def wait_for_executions(self, arns: list[str], deadline: float) -> dict[str, dict[str, Any]]:
+    def wait_for_executions(
+        self, arns: list[str], deadline: float, on_minute: Callable[[], None] | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Every execution's final description, polled once a second (moto's API, not ours: polling through the
-        in-process API Lambda would take CPU from the run); ``BenchTimeout`` past ``deadline`` (monotonic)."""
+        in-process API Lambda would take CPU from the run); ``BenchTimeout`` past ``deadline`` (monotonic).
+        ``on_minute`` is called once a minute while any is running."""
         done: dict[str, dict[str, Any]] = {}
         pending = list(arns)
+        next_minute = time.monotonic() + 60
         while pending:
+            if on_minute is not None and time.monotonic() > next_minute:
+                on_minute()
+                next_minute = time.monotonic() + 60
             still = []
             for arn in pending:
                 described = self.sfn.describe_execution(executionArn=arn)
@@ -412,7 +421,7 @@ def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | No
     """A bulk change to Offline over one management unit of ``agents`` agents, at the simulator's 300/minute; with
     ``singles``, that many single changes (POST /presence-changes, Offline) to agents of a second management unit,
     fired at the same moment as the bulk."""
-    deadline = time.monotonic() + (timeout if timeout is not None else 300 + 0.12 * agents + 3 * singles)
+    deadline = time.monotonic() + (timeout if timeout is not None else 300 + 0.25 * agents + 3 * singles)
     org = stack.fresh_org(agents * 2 if singles else agents, 2 if singles else 1)
     unit, *others = org["managementUnits"]
     if len(unit["userIds"]) != agents:
@@ -431,7 +440,17 @@ def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | No
             raise RuntimeError(f"a POST answered {answer.status}: {answer.body}")
     posted_at, started = answers[0].sent, answers[0].body
     arns = [answer.body["executionArn"] for answer in answers]
-    executions = stack.wait_for_executions(arns, deadline)
+    bulk_id = started["bulkId"]
+
+    def progress() -> None:
+        from presence_manager import dependencies
+
+        counters = dependencies.bulk_store().get(bulk_id)
+        done = f"{counters.done}/{counters.total} agents" if counters else "planning"
+        running = sum(1 for arn in arns if stack.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING")
+        _progress(f"  {done} of the bulk, {running} execution(s) running")
+
+    executions = stack.wait_for_executions(arns, deadline, progress)
     # The whole process's CPU time (every thread: simulator, moto, the Lambdas) over the run's wall time: near 1.0
     # the local engine, not Genesys's rate limit, set the pace (one Python process, one core at a time).
     busy = (time.process_time() - cpu_before) / (time.monotonic() - clock_before)
@@ -462,6 +481,7 @@ def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | No
         "outcomes": dict(sorted(status["outcomes"].items())),
         "apiCalls": calls["api"],
         "tokenCalls": calls["token"],
+        "downloads": calls["downloads"],
         "callsPerAgent": round(calls["api"] / agents, 3),
         "idealCallsPerAgent": round(IDEAL_CALLS_PER_BATCH / BATCH_AGENTS, 3),
         "answered429": calls["answered429"],
@@ -651,7 +671,11 @@ def print_bulks(bulks: list[dict[str, Any]]) -> None:
         ),
         row("agents by outcome", "-", outcomes),
         row("batches of <= 50 (Lambda invocations)", "-", lambda b: f"{b['batches']} ({b['lambdaInvocations']})"),
-        row("Genesys API calls (token calls apart)", "-", lambda b: f"{b['apiCalls']} (+{b['tokenCalls']} token)"),
+        row(
+            "Genesys API calls (token calls apart)",
+            "-",
+            lambda b: f"{b['apiCalls']} (+{b['tokenCalls']} token, {b['downloads']} downloads)",
+        ),
         row("Genesys calls per agent", f"<= 0.15 (ideal {ideal:.2f})", lambda b: f"{b['callsPerAgent']:.3f}"),
         row("429s answered by the simulator", "0", lambda b: b["answered429"] + b["token429"]),
         row("wall time, POST -> terminal (s)", "-", lambda b: b["wallSeconds"]),
@@ -836,7 +860,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=50, help="sequential single changes on the fixture org")
     parser.add_argument("--skill-changes", type=int, default=10, help="how many of them carry a skill override")
     parser.add_argument("--off-queue-changes", type=int, default=10, help="how many take an On Queue agent off queue")
-    parser.add_argument("--max-minutes", type=float, default=90, help="stop the whole bench after this long")
+    parser.add_argument("--max-minutes", type=float, default=120, help="stop the whole bench after this long")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cold-imports", action="store_true", help="measure the handlers' cold imports only")
     parser.add_argument("--runs", type=int, default=10, help="fresh processes per handler for the cold imports")

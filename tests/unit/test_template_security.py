@@ -407,9 +407,9 @@ def test_every_placeholder_of_each_state_machine_definition_is_substituted() -> 
         "MaxValue": 600,
     }
     assert {k: parameters["LeaseMaxWaits"][k] for k in ("Default", "MinValue", "MaxValue")} == {
-        "Default": 20,
+        "Default": 60,
         "MinValue": 1,
-        "MaxValue": 100,
+        "MaxValue": 200,
     }
     environment = stack.raw["Globals"]["Function"]["Environment"]["Variables"]
     assert environment["WRITE_SETTLE_SECONDS"] == {"Ref": "AmbiguousWriteSettleSeconds"}

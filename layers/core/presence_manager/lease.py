@@ -18,6 +18,7 @@ It does not stop a person clicking in their own Genesys client: that is what the
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +32,9 @@ LEASE_KEY_PREFIX = "LEASE#"
 WRITE_KEY_PREFIX = "WRITE#"
 #: How long we remember a presence we wrote (events from Genesys arrive within seconds).
 WRITE_MEMORY_SECONDS = 86_400
-#: How long a change waits before trying a lease that is held by a writer about to finish.
-BUSY_RETRY_SECONDS = 1
+#: How long a change waits before trying again a lease held by a writer about to finish: jittered, so that many
+#: changes queued behind one agent do not all come back at once.
+BUSY_RETRY_SECONDS = (1, 3)
 
 
 class LastWrite(BaseModel):
@@ -86,8 +88,8 @@ class AgentLease:
         """A lease held while a lost write settles stays taken until it expires; any other is released soon."""
         item = exc.response.get("Item") or {}
         if "settling" in item and "expiresAt" in item:
-            return max(BUSY_RETRY_SECONDS, int(item["expiresAt"]["N"]) - now)
-        return BUSY_RETRY_SECONDS
+            return max(BUSY_RETRY_SECONDS[0], int(item["expiresAt"]["N"]) - now)
+        return random.randint(*BUSY_RETRY_SECONDS)
 
     def hold_while_settling(self, user_id: str, owner: str, seconds: int) -> None:
         """A write of ours may still land: keep the lease for ``seconds`` more (nobody else writes meanwhile)."""
