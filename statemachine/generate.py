@@ -102,6 +102,18 @@ def _transient_retry(*also: str) -> list[State]:
     ]
 
 
+def _budget_retry() -> State:
+    """A bulk's own steps outside the batches (planning) wait out an empty rate budget or a 429 with a plain Retry:
+    they write nothing, and a bulk must not fail because single changes were spending the budget."""
+    return {
+        "ErrorEquals": [RATE_LIMITED],
+        "IntervalSeconds": 2,
+        "MaxAttempts": 20,
+        "BackoffRate": 1.3,
+        "JitterStrategy": "FULL",
+    }
+
+
 def _catch(errors_: list[str], result_path: str, next_state: str) -> State:
     """Each kind of caught error has its own result path, so a survived retry never reads as the failure."""
     return {"ErrorEquals": errors_, "ResultPath": result_path, "Next": next_state}
@@ -595,7 +607,7 @@ def bulk_change_definition() -> State:
                     "request.$": "$",
                 },
                 "ResultPath": "$.plan",
-                "Retry": _transient_retry(),
+                "Retry": [*_transient_retry(), _budget_retry()],
                 "Next": "ChangeEachBatch",
             },
             "ChangeEachBatch": {
@@ -627,7 +639,7 @@ def bulk_change_definition() -> State:
                 "Resource": "${BulkSummaryFunctionArn}",
                 "Parameters": {"bulkId.$": "$$.Execution.Name"},
                 "ResultPath": "$.summary",
-                "Retry": _transient_retry(),
+                "Retry": [*_transient_retry(), _budget_retry()],
                 "OutputPath": "$.summary",
                 "End": True,
             },

@@ -19,7 +19,7 @@ SUBSTITUTIONS = {
     "RateLimitMaxWaits": "5",
     "BulkMaxConcurrency": "4",
     "LeaseMaxWaits": "20",
-    "RateBudgetMaxWaits": "60",
+    "RateBudgetMaxWaits": "300",
     "AmbiguousWriteSettleSeconds": "6",
 }
 
@@ -174,3 +174,10 @@ def test_given_a_definition_then_every_state_is_reachable_and_every_target_exist
         declared, reachable = _reachable(block)
         assert reachable <= declared, f"transitions to undeclared states: {reachable - declared}"
         assert declared == reachable, f"unreachable states: {declared - reachable}"
+
+
+def test_given_the_bulk_definition_then_planning_waits_out_an_empty_budget_instead_of_failing_the_bulk() -> None:
+    states = load("bulk_change.asl.json")["States"]
+    for step in ("PlanBatches", "Summarize"):
+        retried = [error for clause in states[step]["Retry"] for error in clause["ErrorEquals"]]
+        assert "GenesysRateLimited" in retried, step
