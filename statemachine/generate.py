@@ -50,10 +50,11 @@ LAMBDA_SERVICE_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 TRANSIENT_ERRORS = [UNAVAILABLE, error_name(errors.AwsThrottled), *LAMBDA_SERVICE_ERRORS]
-#: A step that only reads and ran out of time (a Lambda timeout) may simply run again.
-READ_ONLY_TIMEOUTS = ["Sandbox.Timedout", "States.Timeout"]
-#: A LockedUpdate that ran out of time may have sent its PATCH: as ambiguous as a lost answer.
-AMBIGUOUS_WRITE_ERRORS = [WRITE_UNCONFIRMED, "Sandbox.Timedout", "States.Timeout"]
+#: A Lambda that ran out of time: a step that only reads may simply run again; a LockedUpdate may have sent its
+#: write, as ambiguous as a lost answer (a batch's lost answers are per agent, ``unconfirmed``, so for a batch only a
+#: timeout loses the whole step's answer).
+LAMBDA_TIMEOUTS = ["Sandbox.Timedout", "States.Timeout"]
+AMBIGUOUS_WRITE_ERRORS = [WRITE_UNCONFIRMED, *LAMBDA_TIMEOUTS]
 
 #: Tasks that call Genesys and so may be answered 429, and where each resumes after its Retry-After wait.
 #: LockedUpdate resumes at Validate: after a wait, what the write depends on (presence, routing status, shift,
@@ -363,7 +364,7 @@ def change_states() -> dict[str, State]:
                 _catch([IF_MATCH_FAILED], "$.failure", conflict),
                 _failure(),
             ],
-            _transient_retry(*READ_ONLY_TIMEOUTS),
+            _transient_retry(*LAMBDA_TIMEOUTS),
             _given(),
         ),
         "PolicyDecision": {
@@ -435,16 +436,23 @@ def _count_is(status: str, next_state: str) -> State:
     return {"Variable": f"$.batch.counts.{status}", "NumericGreaterThan": 0, "Next": next_state}
 
 
-def _batch_task(function: str, next_state: str, rate_limited: str) -> State:
+def _batch_task(
+    function: str,
+    next_state: str,
+    rate_limited: str,
+    *,
+    retry_also: tuple[str, ...] = (),
+    catches: tuple[State, ...] = (),
+) -> State:
     """A batch step: given the batch and its counters, returns the batch. Per-agent conditions (a moved presence,
     a held lease, a live interaction, a lost answer) are agent statuses, never errors, so nothing an agent went
-    through is lost with a caught error; only what stops the whole batch (429, a failure) is caught."""
+    through is lost with a caught error; only what stops the whole batch (429, a timeout, a failure) is caught."""
     return _task(
         function,
         next_state,
         "$.batch",
-        [_catch([RATE_LIMITED], "$.rateLimited", rate_limited), _failure()],
-        _transient_retry(),
+        [_catch([RATE_LIMITED], "$.rateLimited", rate_limited), *catches, _failure()],
+        _transient_retry(*retry_also),
         {"batch.$": "$.batch", "counters.$": "$.counters"},
     )
 
@@ -469,7 +477,9 @@ def batch_states() -> dict[str, State]:
             },
             "Next": "Validate",
         },
-        "Validate": _batch_task("ValidateFunction", "AnyToWrite", "ValidateRateLimited"),
+        "Validate": _batch_task(
+            "ValidateFunction", "AnyToWrite", "ValidateRateLimited", retry_also=tuple(LAMBDA_TIMEOUTS)
+        ),
         "AnyToWrite": {
             "Type": "Choice",
             "Choices": [
@@ -480,7 +490,14 @@ def batch_states() -> dict[str, State]:
             ],
             "Default": "Export",
         },
-        "LockedUpdate": _batch_task("LockedUpdateFunction", "AfterLockedUpdate", "LockedUpdateRateLimited"),
+        "LockedUpdate": _batch_task(
+            "LockedUpdateFunction",
+            "AfterLockedUpdate",
+            "LockedUpdateRateLimited",
+            # A batch LockedUpdate that ran out of time may have sent its bulk write: every agent it was to write
+            # is then an unconfirmed write (the batch's ``timedOut``), reconciled under the leases after the wait.
+            catches=(_catch(LAMBDA_TIMEOUTS, "$.batch.timedOut", "UnconfirmedWriteBudgetLeft"),),
+        ),
         "AfterLockedUpdate": {
             "Type": "Choice",
             "Choices": [

@@ -75,9 +75,12 @@ class FakeGenesys:
 
     # ---- the GenesysClient surface the workflow uses ----
     @contextmanager
-    def reserved(self, calls: int) -> Iterator[None]:
+    def reserved(self, calls: int, *, resume_calls: int = 0) -> Iterator[None]:
         self.reservations.append(calls)
         yield
+
+    def calls_in_step(self) -> int:
+        return len(self.calls)
 
     def get_presence_definitions(self) -> list[OrganizationPresenceDefinition]:
         return DEFINITIONS

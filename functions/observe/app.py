@@ -5,6 +5,7 @@ ours still being remembered, or a DynamoDB error, is reported as a batch item fa
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -27,13 +28,15 @@ RESULT_METRICS = {"external": "ExternalPresenceChanges", "dropped": "ObservedEve
 
 def observer() -> EventObserver:
     settings = deps.settings()
-    return EventObserver(
-        deps.dynamodb(),
-        settings.audit_table_name,
-        settings.agent_table_name,
-        retention_days=settings.audit_retention_days,
-        now=deps.now,
+    return _observer(
+        deps.dynamodb(), settings.audit_table_name, settings.agent_table_name, settings.audit_retention_days
     )
+
+
+@lru_cache(maxsize=2)
+def _observer(resource: Any, audit_table: str, agent_table: str, retention_days: int) -> EventObserver:
+    """One observer per warm Lambda (it holds only its Table resources), not one per event."""
+    return EventObserver(resource, audit_table, agent_table, retention_days=retention_days, now=lambda: deps.now())
 
 
 def observe_record(record: SQSRecord) -> None:
@@ -48,4 +51,7 @@ def observe_record(record: SQSRecord) -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list):  # the batch's write markers in one read (a failure here fails the whole batch)
+        observer().read_markers_of([str(r.get("body", "")) for r in records if isinstance(r, dict)])
     return process_partial_response(event=event, record_handler=observe_record, processor=processor, context=context)

@@ -59,13 +59,20 @@ class Injection:
             self._owner.remove(self)
 
 
+class LambdaTimedOut(Exception):
+    """What the local runtime answers as ``Sandbox.Timedout`` (a step fault: the handler's work done, its answer
+    lost, as when Lambda stops an invocation that ran out of time)."""
+
+    lambda_error_type = "Sandbox.Timedout"
+
+
 @dataclass
 class StepHook:
     """One step fault on the Lambda dispatcher, for the invocations whose input names ``user_id``."""
 
     function: str
     user_id: str
-    kind: Literal["before", "after", "duplicate"]
+    kind: Literal["before", "after", "duplicate", "timeout"]
     action: StepAction | None = None
     times: int | None = 1
     applied: int = 0
@@ -412,6 +419,11 @@ class AwsFaults:
         twice with the same input and the second result (or error) is what the state machine gets."""
         return self._hook(StepHook(self._function(function), user_id, "duplicate", None, times))
 
+    def time_out_after(self, function: str, user_id: str, *, times: int | None = 1) -> StepHook:
+        """The next ``times`` invocations of ``function`` for the agent run to the end (their writes happen) and are
+        then answered as Lambda answers an invocation that ran out of time: ``Sandbox.Timedout``, the result lost."""
+        return self._hook(StepHook(self._function(function), user_id, "timeout", None, times))
+
     def _function(self, function: str) -> str:
         """A logical id from template.yaml (``LockedUpdateFunction``) or a physical function name."""
         template = self._runtime.template
@@ -468,7 +480,10 @@ class AwsFaults:
                 if any(hook.kind == "duplicate" for hook in hooks):
                     with contextlib.suppress(Exception):  # the first delivery: its answer is lost, whatever it was
                         original(json.loads(json.dumps(event)), context)
-                return original(event, context)
+                answer = original(event, context)
+                if any(hook.kind == "timeout" for hook in hooks):
+                    raise LambdaTimedOut("Task timed out (a step fault: the work was done, the answer is lost)")
+                return answer
             finally:
                 for hook in hooks:
                     if hook.kind == "after" and hook.action is not None:

@@ -5,7 +5,8 @@ One run prints one table per part:
 1. bulk changes to Offline over one management unit of 1,000 and of 10,000 agents: Genesys API calls per agent
    (from the simulator's request log; token calls apart), 429s the simulator answered, wall time against the
    rate-limit minimum (calls / 300 per minute), the largest state a step is given or returns (every Lambda
-   invocation, and the executions' history events), and ``GET /bulk-changes/{id}?limit=100`` latency;
+   invocation, and the executions' history events), and the latency of ``GET /bulk-changes/{id}`` (``limit=0``:
+   status and counters; ``limit=100``: a page of agents);
 2. 100 single changes (POST /presence-changes) fired at the same moment as the 1,000-agent bulk: 429s, outcomes and
    latency;
 3. single changes one after another on the fixture org, caches warm: Genesys calls per presence-only change, per
@@ -332,6 +333,30 @@ class Stack:
                 records.append({name: int(item[name]["N"]) if name in item else 0 for name in fields})
         return records
 
+    def queued_events(self) -> int:
+        """Genesys events (presence changes, ours included) waiting in the queue Observe's SQS mapping drains."""
+        assert self.runtime.template is not None
+        sqs = self.runtime.boto3_client("sqs")
+        name = self.runtime.template.physical["ObservedEventsQueue"]["QueueName"]
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def failed_reasons(self, bulk_id: str) -> dict[str, int]:
+        """Why the bulk's ``failed`` agents failed (their audit records' reasons, up to 1,000 agents)."""
+        reasons: Counter[str] = Counter()
+        token = None
+        for _ in range(10):
+            page = self.api.get(
+                f"/bulk-changes/{bulk_id}", outcome="failed", limit="100", **({"nextToken": token} if token else {})
+            )
+            reasons.update(str(agent.get("reason"))[:160] for agent in page["agents"])
+            token = page.get("nextToken")
+            if not token:
+                break
+        return dict(reasons.most_common())
+
     def settle(self, quiet_seconds: float = 3, timeout: float = 120) -> None:
         """Wait until the Genesys events of the run (presence changes, through SQS to Observe) are all handled."""
         deadline = time.monotonic() + timeout
@@ -344,13 +369,14 @@ class Stack:
             time.sleep(quiet_seconds)
 
     def status_latency(self, bulk_id: str, samples: int = 20) -> dict[str, float]:
-        """``GET /bulk-changes/{id}?limit=100`` through the API emulator: median and max of ``samples`` requests;
-        and, called in-process the way the API's handler calls them, the median of its counters' GetItem and of its
-        page of 100 agents (a Query of the audit table's byBulk index)."""
+        """Through the API emulator, median and max of ``samples`` requests each: the bulk's status
+        (``GET /bulk-changes/{id}?limit=0``: the execution and the counters, what a progress poll asks) and its
+        first page of agents (``?limit=100``); and, called in-process the way the API's handler calls them, the
+        median of the counters' GetItem and of the page's Query of the audit table's byBulk index."""
         from presence_manager import dependencies
 
         store = dependencies.bulk_store()
-        timings, counters, pages = [], [], []
+        statuses, timings, counters, pages = [], [], [], []
         for _ in range(samples):
             started = time.perf_counter()
             store.get(bulk_id)
@@ -359,12 +385,20 @@ class Stack:
             store.agents(bulk_id, limit=100)
             pages.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
+            status = self.api._http.get(f"/bulk-changes/{bulk_id}", params={"limit": "0"})
+            statuses.append((time.perf_counter() - started) * 1000)
+            status.raise_for_status()
+            if status.json()["done"] != status.json()["total"]:
+                raise RuntimeError("GET /bulk-changes/{id}?limit=0 did not count every agent")
+            started = time.perf_counter()
             response = self.api._http.get(f"/bulk-changes/{bulk_id}", params={"limit": "100"})
             timings.append((time.perf_counter() - started) * 1000)
             response.raise_for_status()
             if len(response.json()["agents"]) != min(100, response.json()["total"] or 0):
                 raise RuntimeError("GET /bulk-changes/{id}?limit=100 did not answer a full page")
         return {
+            "statusMedian": round(statistics.median(statuses), 1),
+            "statusMax": round(max(statuses), 1),
             "median": round(statistics.median(timings), 1),
             "max": round(max(timings), 1),
             "countersMedian": round(statistics.median(counters), 1),
@@ -451,6 +485,7 @@ def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | No
         _progress(f"  {done} of the bulk, {running} execution(s) running")
 
     executions = stack.wait_for_executions(arns, deadline, progress)
+    observe_backlog = stack.queued_events()
     # The whole process's CPU time (every thread: simulator, moto, the Lambdas) over the run's wall time: near 1.0
     # the local engine, not Genesys's rate limit, set the pace (one Python process, one core at a time).
     busy = (time.process_time() - cpu_before) / (time.monotonic() - clock_before)
@@ -507,6 +542,15 @@ def run_bulk(stack: Stack, agents: int, *, singles: int = 0, timeout: float | No
         "parentEvents": len(parent_events),
         "failures": failures(parent_events),
         "postRefused503": answers[0].refused,
+        "invocationErrors": dict(
+            Counter(
+                f"{i['function'].removeprefix('gpm-local-').removesuffix('Function')} {i['errorType']}"
+                for i in invocations
+                if i["errorType"]
+            )
+        ),
+        "failedReasons": stack.failed_reasons(bulk_id) if status["outcomes"].get("failed") else {},
+        "observeBacklogAtEnd": observe_backlog,
         "byRoute": dict(calls["byRoute"].most_common()),
     }
     figures["rateLimitRatio"] = round(wall_s / figures["rateLimitMinimumSeconds"], 2) if calls["api"] else None
@@ -711,8 +755,13 @@ def print_bulks(bulks: list[dict[str, Any]]) -> None:
             lambda b: f"{_kb(b['largestParentEventBytes'])} ({b['parentEvents']})",
         ),
         row(
-            "GET /bulk-changes/{id}?limit=100, median (max) of 20",
+            "bulk status, GET /bulk-changes/{id}?limit=0, median (max) of 20",
             "< 300 ms",
+            lambda b: f"{b['statusLatencyMs']['statusMedian']} ms ({b['statusLatencyMs']['statusMax']})",
+        ),
+        row(
+            "first page of agents, ?limit=100, median (max) of 20",
+            "-",
             lambda b: f"{b['statusLatencyMs']['median']} ms ({b['statusLatencyMs']['max']})",
         ),
         row(
@@ -731,6 +780,11 @@ def print_bulks(bulks: list[dict[str, Any]]) -> None:
         print(f"  Lambda time (sum over invocations): {busiest}")
         for failure in bulk["failures"]:
             print(f"  FAILED: {failure}")
+        print(f"  Genesys events still queued for Observe when the bulk ended: {bulk['observeBacklogAtEnd']}")
+        for error, count in bulk["invocationErrors"].items():
+            print(f"  {count} x Lambda invocation failed: {error}")
+        for reason, count in bulk["failedReasons"].items():
+            print(f"  {count} x failed agent: {reason}")
 
 
 def print_concurrent(bulk: dict[str, Any]) -> None:
@@ -789,6 +843,8 @@ def print_concurrent(bulk: dict[str, Any]) -> None:
     )
     for failure in bulk["failures"]:
         print(f"  bulk FAILED: {failure}")
+    for error, count in bulk["invocationErrors"].items():
+        print(f"  {count} x Lambda invocation failed: {error}")
     print("\n  calls of the bulk and the single changes by route:")
     for route, count in bulk["byRoute"].items():
         print(f"    {count:5d} x {route}")
@@ -861,6 +917,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skill-changes", type=int, default=10, help="how many of them carry a skill override")
     parser.add_argument("--off-queue-changes", type=int, default=10, help="how many take an On Queue agent off queue")
     parser.add_argument("--max-minutes", type=float, default=120, help="stop the whole bench after this long")
+    parser.add_argument("--parts", default="1234", help="which parts to run, e.g. 1 or 34 (default 1234)")
+    parser.add_argument(
+        "--without-genesys-events",
+        action="store_true",
+        help="diagnostic: the simulator sends no presence events (no Observe load), to isolate the local engine's"
+        " cost of Observe; not the deployment's behaviour",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cold-imports", action="store_true", help="measure the handlers' cold imports only")
     parser.add_argument("--runs", type=int, default=10, help="fresh processes per handler for the cold imports")
@@ -890,14 +953,19 @@ def main(argv: list[str] | None = None) -> int:
         with LocalRuntime() as runtime:
             runtime.start(api_port=0, sim_port=0, moto_port=0)
             stack = Stack(runtime)
+            if args.without_genesys_events:
+                runtime._simulator.state.event_sink = None
+                results["withoutGenesysEvents"] = True
             # Single changes first, while the tables are small: moto's transact_write_items (each single change's
             # Record) deep-copies every table it touches, so after 10,000 bulk records each would take seconds.
-            _progress(f"{args.changes} single changes on the fixture org ...")
-            rows = run_changes(stack, args.changes, args.skill_changes, args.off_queue_changes)
-            results["changes"] = change_summary(rows)
-            _progress(f"bulk of {min(sizes):,} agents with {singles} single changes fired together ...")
-            results["concurrent"] = run_bulk(stack, min(sizes), singles=singles)
-            for size in sizes:
+            if "3" in args.parts:
+                _progress(f"{args.changes} single changes on the fixture org ...")
+                rows = run_changes(stack, args.changes, args.skill_changes, args.off_queue_changes)
+                results["changes"] = change_summary(rows)
+            if "2" in args.parts:
+                _progress(f"bulk of {min(sizes):,} agents with {singles} single changes fired together ...")
+                results["concurrent"] = run_bulk(stack, min(sizes), singles=singles)
+            for size in sizes if "1" in args.parts else ():
                 _progress(f"bulk of {size:,} agents ...")
                 results["bulks"].append(run_bulk(stack, size))
                 _progress(f"  {results['bulks'][-1]['wallSeconds']} s, {results['bulks'][-1]['apiCalls']} calls")
@@ -907,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.alarm(0)
     results["peakMemoryMiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    if failure is None:
+    if failure is None and "4" in args.parts:
         _progress("cold imports ...")
         results["coldImports"] = cold_imports(args.runs)
     if args.json:
@@ -918,6 +986,8 @@ def main(argv: list[str] | None = None) -> int:
         f" {RATE_PER_MINUTE} requests/minute, GenesysRequestsPerMinute {RATE_PER_MINUTE}, BulkMaxConcurrency"
         f" {LOCAL_PARAMETERS['BulkMaxConcurrency']}; peak memory {results['peakMemoryMiB']} MiB"
     )
+    if results.get("withoutGenesysEvents"):
+        print("DIAGNOSTIC RUN: the simulator sent no presence events (--without-genesys-events): no Observe load")
     if results["bulks"]:
         print_bulks(results["bulks"])
     if "concurrent" in results:

@@ -219,7 +219,7 @@ def cmd_bulk(api: ApiClient, args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     interactive = not args.json and sys.stderr.isatty()
     while True:
-        state = api.request("GET", f"/bulk-changes/{bulk_id}", params={"limit": "1"})
+        state = api.request("GET", f"/bulk-changes/{bulk_id}", params={"limit": "0"})  # counters only
         total = state.get("total") or 0
         if not args.json:
             line = f"\r{bulk_id} {state['status']:<9} {progress_bar(state['done'], total)}"

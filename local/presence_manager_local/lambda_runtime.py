@@ -166,7 +166,8 @@ class LambdaDispatcher:
             )
         elif "error" in answer:
             exc = answer["error"]
-            error_type = type(exc).__name__
+            # A fault injection may stand for an error of the runtime itself (``Sandbox.Timedout``).
+            error_type = str(getattr(exc, "lambda_error_type", type(exc).__name__))
             response_headers["x-amz-function-error"] = "Unhandled"
             trace = traceback.format_tb(exc.__traceback__)
             payload = json.dumps({"errorType": error_type, "errorMessage": str(exc), "stackTrace": trace})

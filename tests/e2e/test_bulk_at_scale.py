@@ -89,6 +89,9 @@ def test_given_a_business_unit_going_offline_then_every_agent_has_one_outcome_an
 
     assert status["status"] == "SUCCEEDED"
     assert (status["total"], status["done"]) == (len(users), len(users))
+    counters_only = api.get(f"/bulk-changes/{bulk_id}", limit="0")  # what the CLI's progress bar polls
+    assert (counters_only["agents"], counters_only["nextToken"]) == ([], None)
+    assert counters_only["outcomes"] == status["outcomes"] and counters_only["done"] == len(users)
     assert status["batches"] == -(-len(users) // 50) or status["batches"] > len(users) // 50
     agents = {a["userId"]: a for a in all_agents(api, bulk_id)}
     assert len(agents) == len(users), "every agent once"
@@ -151,3 +154,48 @@ def test_given_agents_off_shift_asked_to_go_on_queue_then_they_are_rejected_and_
         assert agents[user["id"]]["outcome"] == expected, (user["name"], agents[user["id"]]["reason"])
     path, _ = execution_path(stack.boto3_client("stepfunctions"), status["executionArn"])
     assert path == ["PlanBatches", "ChangeEachBatch", "Summarize"], "batches run as the Map's child executions"
+
+
+def test_given_a_batch_locked_update_that_runs_out_of_time_after_its_write_then_no_agent_is_written_twice(
+    stack: Any, org: dict[str, Any]
+) -> None:
+    """Lambda stops the batch's LockedUpdate after its bulk write went out (``Sandbox.Timedout``: the batch it would
+    have returned is lost). The agents it was writing are unconfirmed writes, as for one change: after the settle
+    wait LockedUpdate re-reads them under their leases and finds the write landed - applied, one write in all."""
+    from presence_manager_local.aws_faults import AwsFaults
+
+    api, sim = Api(stack.api_url), Simulator(stack.sim_url)
+    live = httpx.Client(base_url=stack.sim_url, timeout=30).get("/__sim/state").json()["users"]
+    untouched = org["businessUnits"][-1]["id"]  # the other tests change agents of the first business unit
+    users = [
+        u
+        for u in live
+        if u["businessUnitId"] == untouched
+        and u["schedulePattern"] == "on_queue"
+        and u["routingStatus"] == "OFF_QUEUE"
+        and u["presence"]["systemPresence"] not in {"Offline", "OnQueue"}
+    ][:5]
+    assert len(users) == 5
+    faults = AwsFaults(stack).install()
+    try:
+        timed_out = faults.time_out_after("LockedUpdateFunction", users[0]["id"])
+        log_start = len(sim.requests())
+        started = api._http.post(
+            "/bulk-changes", json={"userIds": [u["id"] for u in users], "presence": "Offline", "message": "timed out"}
+        )
+        assert started.status_code == 202, started.text
+        bulk_id = started.json()["bulkId"]
+        status = wait_for_bulk(api, bulk_id)
+    finally:
+        faults.uninstall()
+    assert timed_out.applied == 1, "the batch's first LockedUpdate was answered Sandbox.Timedout"
+    reasons = {a["userId"]: a["reason"] for a in all_agents(api, bulk_id) if a["outcome"] != "applied"}
+    assert status["status"] == "SUCCEEDED" and status["outcomes"] == {"applied": 5}, (status, reasons)
+    writes = [r for r in sim.requests()[log_start:] if r["method"] == "PUT" and r["path"] == BULK_PATH]
+    assert len(writes) == 1, "the lost step's write landed and is never sent again"
+    for agent in all_agents(api, bulk_id):
+        (record,) = [
+            i for i in api.get(f"/agents/{agent['userId']}/audit")["items"] if i["changeId"] == agent["changeId"]
+        ]
+        assert record["newPresence"]["message"] == "timed out"
+        assert {a["type"] for a in record.get("attempts", [])} == {"GenesysWriteUnconfirmed"}, record

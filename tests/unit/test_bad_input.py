@@ -443,6 +443,9 @@ CASES: dict[str, Case] = {
     "bulkId-percent": Case("GET", "/bulk-changes/blk-%0A", code="invalid_bulk_id"),
     "bulkId-too-long": Case("GET", "/bulk-changes/blk-" + "b" * 77, code="invalid_bulk_id"),
     "bulkId-isolate": Case("GET", "/bulk-changes/blk-\u2066x", fields=("path",)),
+    "bulk-limit-101": Case("GET", "/bulk-changes/blk-1", query={"limit": "101"}, fields=("limit",)),
+    "bulk-limit-negative": Case("GET", "/bulk-changes/blk-1", query={"limit": "-1"}, fields=("limit",)),
+    "bulk-limit-word": Case("GET", "/bulk-changes/blk-1", query={"limit": "none"}, fields=("limit",)),
     # ---- unknown routes: a control character is still a 400, not a 404 ----
     "unknown-route-control": Case("GET", "/nowhere\u0000", fields=("path",)),
 }

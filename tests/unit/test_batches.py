@@ -109,6 +109,10 @@ def test_given_a_validated_batch_when_written_then_one_bulk_read_one_bulk_write_
     assert genesys.calls == ["GET presences bulk", "PUT presences bulk"]
     assert genesys.presences[user(0)].message == "hi" and genesys.presences[user(1)].message == "clicked"
     lease.acquire(user(0), "chg-next", 30)  # released after the write
+    for n in (0, 4):  # each write marked (in one BatchWriteItem), so its Genesys event is known as ours
+        written = state.agents[n]
+        assert written.update is not None
+        assert lease.written_by(user(n), written.update.new_etag) == written.change_id
 
 
 def test_given_a_live_interaction_seen_right_before_the_bulk_write_then_that_agent_is_rejected(
@@ -139,6 +143,34 @@ def test_given_a_bulk_write_whose_answer_is_lost_then_it_is_reconciled_without_a
     assert [agent.status for agent in state.agents] == ["applied"] * 3
     assert all(agent.update and agent.update.reconciled for agent in state.agents)
     assert genesys.calls.count("PUT presences bulk") == 1
+
+
+def test_given_a_batch_locked_update_that_timed_out_then_each_agent_is_reconciled_never_written_twice(
+    genesys: FakeGenesys, lease: AgentLease
+) -> None:
+    """The Lambda ran out of time after its bulk write reached agents 0 and 1 (its answer, the batch, is lost):
+    the state machine catches the timeout into ``timedOut`` and runs LockedUpdate again after the settle wait."""
+    validated = validate_batch(batch(USERS[:3]), genesys=genesys, settings=SETTINGS, now=NOW)  # type: ignore[arg-type]
+    for n in (0, 1):  # what the lost invocation wrote, under its leases (never released)
+        lease.acquire(user(n), validated.agents[n].change_id, 30)
+        genesys._set(user(n), "Available", "hi")
+    genesys._set(user(1), "Busy", "clicked")  # and a person moved agent 1 since
+    genesys.calls.clear()
+    caught = {"Error": "Sandbox.Timedout", "Cause": "Task timed out after 30.00 seconds"}
+    state = locked_update_batch(
+        BatchState.model_validate({**validated.to_json(), "timedOut": caught}),  # as the Catch hands it back
+        genesys=genesys,  # type: ignore[arg-type]
+        lease=lease,
+        settings=SETTINGS,
+        now=NOW,
+    )
+    assert [agent.status for agent in state.agents] == ["applied", "moved", "applied"]
+    assert state.agents[0].update and state.agents[0].update.reconciled, "landed: applied without a second write"
+    assert state.agents[2].update and not state.agents[2].update.reconciled, "not landed: written under the lease"
+    assert [agent.counters.unconfirmed_writes for agent in state.agents] == [1, 1, 1]
+    assert genesys.calls == ["GET presences bulk", "PUT presences bulk"]
+    assert genesys.presences[user(1)].message == "clicked", "a presence moved since is never overwritten"
+    assert state.timed_out is None
 
 
 def test_given_a_finished_batch_then_one_record_per_agent_and_the_unfinished_take_the_batch_outcome(

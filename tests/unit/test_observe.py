@@ -323,3 +323,31 @@ def test_given_a_batch_with_bad_events_then_they_are_dropped_and_only_an_unsettl
     assert sum(count(doc, "ExternalPresenceChanges") for doc in emf) == 1
     assert sum(count(doc, "ObservedEventsDropped") for doc in emf) == 3
     assert all(USER not in json.dumps(doc["_aws"]) for doc in emf), "no agent id in a dimension"
+
+
+def test_given_a_batch_then_its_write_markers_are_read_in_one_request_and_ours_need_no_further_read(
+    dynamodb: Any, observer: EventObserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = "0c9e7d6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+    lease = AgentLease(dynamodb, "agents", clock=NOW.timestamp)
+    ours = {USER: "2026-11-24T10:00:00+00:00", other: "2026-11-24T10:00:02+00:00"}
+    for user_id, modified in ours.items():
+        lease.acquire(user_id, f"chg-{user_id[:4]}", 30)
+        lease.release(
+            user_id, f"chg-{user_id[:4]}", wrote=LastWrite(change_id=f"chg-{user_id[:4]}", etag=etag_of(modified))
+        )
+    bodies = [
+        json.dumps(presence_event("2026-11-24T10:00:00.000Z")),
+        json.dumps(presence_event("2026-11-24T10:00:02.000Z", user_id=other)),
+        json.dumps(presence_event("2026-11-24T10:00:09.000Z", message="outside")),
+        "not json",
+    ]
+    observer.read_markers_of(bodies)
+    one_by_one: list[tuple[str, str]] = []
+    monkeypatch.setattr(observer._lease, "written_by", lambda user, etag: one_by_one.append((user, etag)))
+    seen = [observer.observe_message(body) for body in bodies]
+    assert [s.result for s in seen] == ["ours", "ours", "external", "dropped"]
+    assert [s.change_id for s in seen[:2]] == [f"chg-{USER[:4]}", f"chg-{other[:4]}"]
+    assert one_by_one == [(USER, etag_of("2026-11-24T10:00:09+00:00", message="outside"))], (
+        "only the outside change is looked up again (its marker could have been written since the batch was read)"
+    )

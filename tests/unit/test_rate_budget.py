@@ -249,6 +249,37 @@ def test_given_a_step_reservation_then_calls_draw_from_it_and_what_is_left_is_re
     assert budget.available() == 4.0
 
 
+def test_given_a_step_refused_part_way_then_it_waits_until_the_bucket_holds_every_call_it_will_make_again(
+    dynamodb: Any,
+) -> None:
+    """A step runs again from its start after the wait (a cold container makes its calls again): waiting for one
+    call's worth would refuse it at the same point after every wait."""
+    clock = FakeClock()
+    budget = one_per_second(dynamodb, clock)
+    budget.reserve(7)  # 3 tokens left, one more a second
+    with pytest.raises(GenesysRateLimited) as refused, budget.reservation(1):
+        for _ in range(4):
+            budget.spend()
+    assert refused.value.retry_after_seconds == 4, "the 4 calls of the step, not 1"
+    assert budget.available() == 0.0, "the three calls made stay spent; the refused one took nothing"
+
+
+def test_given_a_step_that_resumes_earlier_steps_then_its_refusal_waits_for_their_calls_too(dynamodb: Any) -> None:
+    """LockedUpdate resumes at Validate after a wait: a refusal waits for what validating again costs as well."""
+    clock = FakeClock()
+    budget = one_per_second(dynamodb, clock)
+    budget.reserve(10)  # empty
+    assert limited(budget, 3) == 3
+    with pytest.raises(GenesysRateLimited) as refused, budget.reservation(3, resume_calls=6):
+        pass
+    assert refused.value.retry_after_seconds == 9
+    clock.advance(9)
+    with budget.reservation(6):  # Validate again, then LockedUpdate's 3: both paid
+        pass
+    with budget.reservation(3):
+        pass
+
+
 def test_given_the_table_unreachable_then_reserving_is_unavailable_and_refunds_never_fail_a_step(
     dynamodb: Any,
 ) -> None:
@@ -429,3 +460,40 @@ def test_given_skewed_clocks_over_a_long_run_then_the_over_grant_stays_within_ra
     assert len(granted) <= 30 + rate * (duration + spread), "over the run, skew shifts grants but adds none"
     # Liveness is what skew costs: the containers behind the clock ahead wait for it (throughput lost, never added).
     assert len(granted) >= 0.4 * rate * duration, "the budget still serves"
+
+
+def _slow_store(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Every update takes ``seconds`` on the way (a round trip longer than one call's share of the bucket)."""
+    original = DynamoDBBackend.update_item
+
+    def slow(self: Any, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", slow)
+
+
+def test_given_many_containers_on_an_idle_bucket_with_a_slow_store_then_the_race_for_it_never_refuses_them(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raised limit (100,000/minute: one call costs 0.6 ms of the bucket) and 5 ms round trips: every reservation
+    races the idle -> busy switch with a stale ``now``. Twelve containers starting at once each get their calls."""
+    _slow_store(monkeypatch, 0.005)
+    containers = [RateBudget(dynamodb, TABLE, per_minute=100_000) for _ in range(12)]
+    refused: list[str] = []
+    start = threading.Barrier(len(containers))
+
+    def worker(budget: RateBudget) -> None:
+        start.wait()
+        for _ in range(3):
+            try:
+                budget.reserve(1)
+            except GenesysRateLimited as exc:
+                refused.append(str(exc))
+
+    threads = [threading.Thread(target=worker, args=(budget,)) for budget in containers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == [], f"{len(refused)} of 36 refused with the bucket nearly full"

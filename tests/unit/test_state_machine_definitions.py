@@ -143,7 +143,14 @@ def test_given_the_bulk_definition_then_batches_run_in_a_distributed_map_read_fr
     assert [inner[s]["Resource"] for s in steps] == [single[s]["Resource"] for s in steps], "the same functions"
     assert inner["BatchDone"]["Parameters"] == {"batch.$": "$.batch.batch", "recorded.$": "$.record.recorded"}
     by_error = {tuple(c["ErrorEquals"]): c["Next"] for c in inner["LockedUpdate"]["Catch"]}
-    assert by_error == {("GenesysRateLimited",): "LockedUpdateRateLimited", ("States.ALL",): "OutcomeFailed"}
+    assert by_error == {
+        ("GenesysRateLimited",): "LockedUpdateRateLimited",
+        ("Sandbox.Timedout", "States.Timeout"): "UnconfirmedWriteBudgetLeft",  # its bulk write may have gone out
+        ("States.ALL",): "OutcomeFailed",
+    }
+    timed_out = next(c for c in inner["LockedUpdate"]["Catch"] if "Sandbox.Timedout" in c["ErrorEquals"])
+    assert timed_out["ResultPath"] == "$.batch.timedOut", "the batch handler reconciles each agent it was writing"
+    assert "Sandbox.Timedout" in inner["Validate"]["Retry"][0]["ErrorEquals"], "a read-only step simply runs again"
     after = {c["Variable"]: c["Next"] for c in inner["AfterLockedUpdate"]["Choices"]}
     assert after["$.batch.counts.moved"] == "ConflictBudgetLeft", "the agents whose presence moved re-validate"
     assert after["$.batch.counts.unconfirmed"] == "UnconfirmedWriteBudgetLeft"

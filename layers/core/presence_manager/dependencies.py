@@ -44,23 +44,40 @@ def dynamodb() -> Any:
 
 
 def audit_store() -> AuditStore:
-    from presence_manager.audit import AuditStore
-
     config = settings()
-    return AuditStore(dynamodb(), config.audit_table_name, config.agent_table_name)
+    return _audit_store(dynamodb(), config.audit_table_name, config.agent_table_name)
 
 
 def agent_lease() -> AgentLease:
-    from presence_manager.lease import AgentLease
-
-    return AgentLease(dynamodb(), settings().agent_table_name)
+    return _agent_lease(dynamodb(), settings().agent_table_name)
 
 
 def bulk_store() -> BulkStore:
+    config = settings()
+    return _bulk_store(dynamodb(), config.audit_table_name, config.agent_table_name)
+
+
+# The stores hold only their boto3 Table resources (building one costs milliseconds: boto3 makes its class on each
+# ``Table(...)``), so a warm Lambda keeps them, per resource and table names.
+@lru_cache(maxsize=4)
+def _audit_store(resource: Any, audit_table: str, agent_table: str) -> AuditStore:
+    from presence_manager.audit import AuditStore
+
+    return AuditStore(resource, audit_table, agent_table)
+
+
+@lru_cache(maxsize=4)
+def _agent_lease(resource: Any, agent_table: str) -> AgentLease:
+    from presence_manager.lease import AgentLease
+
+    return AgentLease(resource, agent_table)
+
+
+@lru_cache(maxsize=4)
+def _bulk_store(resource: Any, audit_table: str, agent_table: str) -> BulkStore:
     from presence_manager.bulk_progress import BulkStore
 
-    config = settings()
-    return BulkStore(dynamodb(), config.audit_table_name, config.agent_table_name)
+    return BulkStore(resource, audit_table, agent_table)
 
 
 #: How long a warm Lambda reuses a management unit's configured schedule group.

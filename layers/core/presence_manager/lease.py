@@ -102,8 +102,9 @@ class AgentLease:
             ExpressionAttributeValues={":owner": owner, ":expires": now + seconds, ":true": True},
         )
 
-    def release(self, user_id: str, owner: str, *, wrote: LastWrite | None = None) -> None:
-        """Give the lease back; ``wrote`` records the presence our write produced, in the same update."""
+    def release(self, user_id: str, owner: str, *, wrote: LastWrite | None = None, mark: bool = True) -> None:
+        """Give the lease back; ``wrote`` records the presence our write produced, in the same update, and (unless
+        ``mark`` is False: the caller marks many at once with :meth:`mark_writes`) in its ``WRITE#`` marker."""
         update = "REMOVE #owner, expiresAt, settling"
         values: dict[str, Any] = {":owner": owner}
         if wrote is not None:
@@ -121,19 +122,50 @@ class AgentLease:
             # A lease that expired and was taken over by another writer is theirs now: nothing of ours to release.
             if wrote is not None:
                 self._remember(user_id, wrote)
-        if wrote is not None:
-            self._put(
-                Item={
-                    "pk": f"{WRITE_KEY_PREFIX}{user_id}#{wrote.etag}",
-                    "changeId": wrote.change_id,
-                    "expiresAt": int(self._clock()) + WRITE_MEMORY_SECONDS,
-                }
-            )
+        if wrote is not None and mark:
+            self._put(Item=self._marker(user_id, wrote))
+
+    def mark_writes(self, writes: dict[str, LastWrite]) -> None:
+        """The ``WRITE#`` markers of many agents' writes (a batch's), 25 to a request instead of one each."""
+        if not writes:
+            return
+        with throttling_is_transient("the agents' write markers"), self._table.batch_writer() as batch:
+            for user_id, wrote in writes.items():
+                batch.put_item(Item=self._marker(user_id, wrote))
+
+    def _marker(self, user_id: str, wrote: LastWrite) -> dict[str, Any]:
+        return {
+            "pk": f"{WRITE_KEY_PREFIX}{user_id}#{wrote.etag}",
+            "changeId": wrote.change_id,
+            "expiresAt": int(self._clock()) + WRITE_MEMORY_SECONDS,
+        }
 
     def written_by(self, user_id: str, etag: str) -> str | None:
         """The change of ours that wrote this presence (by its ETag), or None: someone else set it."""
         item = self._get(Key={"pk": f"{WRITE_KEY_PREFIX}{user_id}#{etag}"}).get("Item")
         return str(item["changeId"]) if item else None
+
+    def written_by_many(self, writes: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """:meth:`written_by` for many (user id, ETag) pairs at once (100 to a BatchGetItem): the pairs of ours,
+        each with the change that wrote it; a pair left out was written by someone else."""
+        client = self._table.meta.client  # a resource's client: plain Python values in and out
+        wanted = sorted(writes)
+        found: dict[tuple[str, str], str] = {}
+        for start in range(0, len(wanted), 100):
+            request: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": [{"pk": f"{WRITE_KEY_PREFIX}{user}#{etag}"} for user, etag in wanted[start : start + 100]],
+                    "ProjectionExpression": "pk, changeId",
+                }
+            }
+            while request:
+                with throttling_is_transient("reading the agents' write markers"):
+                    answer = client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table.name, []):
+                    user, _, etag = str(item["pk"]).removeprefix(WRITE_KEY_PREFIX).partition("#")
+                    found[(user, etag)] = str(item["changeId"])
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def _remember(self, user_id: str, wrote: LastWrite) -> None:
         self._update(

@@ -107,8 +107,25 @@ class EventObserver:
         self._retention_days = retention_days
         self._now = now
         self._clock = clock
+        #: The write markers read ahead for the messages of one SQS batch (``read_markers_of``).
+        self._markers_read: set[tuple[str, str]] = set()
+        self._markers: dict[tuple[str, str], str] = {}
 
     # ---- entry point ------------------------------------------------------------------------------------------
+
+    def read_markers_of(self, bodies: list[str]) -> None:
+        """Read the write markers of a batch's presence events in one request, before they are observed one by
+        one (instead of one GetItem per event); an event whose marker was not read ahead is looked up alone."""
+        wanted: set[tuple[str, str]] = set()
+        for body in bodies:
+            try:
+                parsed = parse_event(json.loads(body))
+            except (TypeError, ValueError, UnknownTopic, MalformedEvent):
+                continue  # dropped when observed, with the reason logged
+            if isinstance(parsed, PresenceEvent):
+                wanted.add((parsed.user_id, presence_etag(_presence_of(parsed))))
+        self._markers = self._lease.written_by_many(wanted) if wanted else {}
+        self._markers_read = wanted
 
     def observe_message(self, body: str) -> Observation:
         """One SQS message body (an EventBridge event). An unknown topic or a malformed event is logged and
@@ -137,16 +154,7 @@ class EventObserver:
 
     def presence(self, event: PresenceEvent) -> Observation:
         body = event.body
-        presence = UserPresence(
-            source=body.source,
-            primary=body.primary,
-            presence_definition=PresenceDefinition(
-                id=body.presence_definition.id, system_presence=body.presence_definition.system_presence
-            ),
-            message=body.message,
-            modified_date=body.modified_date,
-        )
-        etag = presence_etag(presence)
+        etag = presence_etag(_presence_of(event))
         ours = self._written_by_us(event.user_id, etag)
         at = to_utc_iso(body.modified_date)
         snapshot = {
@@ -166,7 +174,10 @@ class EventObserver:
     def _written_by_us(self, user_id: str, etag: str) -> str | None:
         """Our change that wrote this presence, or None. Raises :class:`OwnWriteUnsettled` while a writer of ours
         holds the lease (it remembers its write when it releases the lease)."""
-        change_id = self._lease.written_by(user_id, etag)
+        if (user_id, etag) in self._markers_read:
+            change_id = self._markers.get((user_id, etag))
+        else:
+            change_id = self._lease.written_by(user_id, etag)
         if change_id is not None:
             return change_id
         lease = self._agents.get_item(Key={"pk": f"{LEASE_KEY_PREFIX}{user_id}"}, ConsistentRead=True).get("Item")
@@ -175,6 +186,8 @@ class EventObserver:
             return str(lease["lastWriteChangeId"])
         if "owner" in lease and int(lease.get("expiresAt", 0)) > int(self._clock()):
             raise OwnWriteUnsettled(f"a change of ours ({lease['owner']}) holds agent {user_id}'s lease")
+        if (user_id, etag) in self._markers_read:  # its marker may have been written since it was read ahead
+            return self._lease.written_by(user_id, etag)
         return None
 
     def _set_last_presence(self, user_id: str, snapshot: dict[str, Any], at: str) -> bool:
@@ -335,3 +348,17 @@ class EventObserver:
         except self._client.exceptions.ConditionalCheckFailedException:
             return Observation(result="stale", user_id=event.user_id, detail="a newer routing status is known")
         return Observation(result="routing_status", user_id=event.user_id, detail=status.status)
+
+
+def _presence_of(event: PresenceEvent) -> UserPresence:
+    """The event's presence as the presence API answers it: what our ETag is computed from."""
+    body = event.body
+    return UserPresence(
+        source=body.source,
+        primary=body.primary,
+        presence_definition=PresenceDefinition(
+            id=body.presence_definition.id, system_presence=body.presence_definition.system_presence
+        ),
+        message=body.message,
+        modified_date=body.modified_date,
+    )

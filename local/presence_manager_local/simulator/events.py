@@ -8,7 +8,8 @@ the local partner event bus. Bodies are the SDK's ``PresenceEventUserPresence`` 
 ``UserRoutingStatusUserRoutingStatus`` (contract-tested in tests/contract/test_events_contract.py).
 
 Events are queued while the org's lock is held (so they leave in the order the changes were made) and delivered by
-one worker thread, outside every lock: a slow sink never slows the simulator's answers.
+one worker thread, outside every lock: a slow sink never slows the simulator's answers. A sink with a ``put_batch``
+method is handed the events already queued together, up to ten (one PutEvents for the local runtime's sink).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
 _STOP = object()
+#: How many queued events go to a batch-taking sink at once (EventBridge's PutEvents takes 10 entries).
+BATCH_EVENTS = 10
 
 
 def presence_topic(user_id: str) -> str:
@@ -84,17 +87,33 @@ class EventEmitter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
+            items = self._take()
+            events = [item for item in items if item is not _STOP]
             try:
-                if item is _STOP:
-                    return
                 sink = self._sink
-                if sink is not None:
-                    topic, body = item
-                    sink(topic, body)
-                    self.delivered += 1
+                if sink is not None and events:
+                    put_batch = getattr(sink, "put_batch", None)
+                    if put_batch is not None:  # a sink that takes up to BATCH_EVENTS at once (PutEvents' limit)
+                        put_batch(events)
+                    else:
+                        for topic, body in events:
+                            sink(topic, body)
+                    self.delivered += len(events)
             except Exception:  # a sink failing (the bus gone) must not end the worker
-                self.failed += 1
-                logger.warning("event %s not delivered", item[0] if isinstance(item, tuple) else item, exc_info=True)
+                self.failed += len(events)
+                logger.warning("%d event(s) not delivered", len(events), exc_info=True)
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
+            if any(item is _STOP for item in items):
+                return
+
+    def _take(self) -> list[Any]:
+        """The next event, and those already queued behind it, up to ``BATCH_EVENTS`` (in order)."""
+        items = [self._queue.get()]
+        while len(items) < BATCH_EVENTS and items[-1] is not _STOP:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items

@@ -35,14 +35,19 @@ def start_bulk(
 
 def describe_bulk(sfn: Any, store: BulkStore, state_machine_arn: str, bulk_id: str, query: BulkQuery) -> dict[str, Any]:
     """Status from the execution, progress from the bulk's counters (one GetItem at any size), and one page of
-    agents with their outcomes from the audit trail (filtered by ``outcome``, paged by ``nextToken``)."""
+    agents with their outcomes from the audit trail (filtered by ``outcome``, paged by ``nextToken``; none for
+    ``limit=0``)."""
     arn = execution_arn(state_machine_arn, bulk_id_param(bulk_id))
     try:
         execution = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         raise ChangeNotFound(f"no bulk change {bulk_id}", bulkId=bulk_id) from None
     progress = store.get(bulk_id)
-    agents, next_token = store.agents(bulk_id, outcome=query.outcome, limit=query.limit, next_token=query.next_token)
+    agents, next_token = (
+        store.agents(bulk_id, outcome=query.outcome, limit=query.limit, next_token=query.next_token)
+        if query.limit
+        else ([], None)
+    )
     return {
         "bulkId": bulk_id,
         "executionArn": arn,

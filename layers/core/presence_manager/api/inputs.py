@@ -196,6 +196,14 @@ PageLimit = Annotated[
     AfterValidator(int),
     Interval(ge=1, le=100),
 ]
+#: A bulk's page of agents: 0 asks for the status and counters alone (no agent read: what a progress poll needs).
+AgentPageLimit = Annotated[
+    StrictStr,
+    NoControlCharacters,
+    StringConstraints(pattern=r"^[0-9]{1,3}$"),
+    AfterValidator(int),
+    Interval(ge=0, le=100),
+]
 
 
 class PageToken(BaseModel):
@@ -283,11 +291,11 @@ def _utc(value: str | None, name: str) -> str | None:
 
 class BulkQuery(BaseModel):
     """``GET /bulk-changes/{bulkId}``'s query: a page of agents (``limit``, ``nextToken``), optionally of one
-    ``outcome``."""
+    ``outcome``; ``limit=0``: the status and counters only."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
-    limit: PageLimit = 100
+    limit: AgentPageLimit = 100
     next_token: QueryText | None = Field(default=None, alias="nextToken")
     outcome: Outcome | None = None
 

@@ -34,8 +34,12 @@ Stored form (one item, ``pk = BUDGET#<name>``, attributes ``tat`` and, after a r
     (refused, ``retryAfterSeconds`` computed from the real ``tat``) or the right branch for the next attempt. Under
     contention concurrent reservations on a busy bucket do not conflict with each other at all (unlike a
     compare-and-swap on ``tokens/updatedAt``, which would make all but one of them retry); only the idle -> busy
-    switch can race, and the attempts are bounded (``max_attempts``; exhausted: refused with 1 s). Every grant is a
-    conditional write checked by DynamoDB, so nothing is ever over-granted.
+    switch can race, and the attempts are bounded (``max_attempts``; exhausted: refused with 1 s). The race is
+    real when a call costs less than a round trip (a raised limit, a slow store): every idle-branch write carries its
+    writer's ``now``, so a writer whose write lands after one with a later ``now`` fails its condition; a retry
+    waits a short random pause first (``retry_pause_seconds``, growing with the attempt), which spreads the writers
+    out instead of letting them collide again in step. Every grant is a conditional write checked by DynamoDB, so
+    nothing is ever over-granted.
 
 Clock skew between Lambdas
     There is no shared clock, so each writer uses its own. ``tat`` only moves forward under ``reserve`` (both updates
@@ -63,6 +67,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +84,9 @@ logger = logging.getLogger(__name__)
 BUDGET_KEY_PREFIX = "BUDGET#"
 #: Seconds a reserved call may wait before it is sent (see the module docstring).
 DEFAULT_SPEND_WITHIN_SECONDS = 5.0
-DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_MAX_ATTEMPTS = 8
+#: The longest random pause before the first retry of a raced reservation (doubled for each further attempt).
+DEFAULT_RETRY_PAUSE_SECONDS = 0.01
 MICROS = 1_000_000
 WINDOW_SECONDS = 60
 #: Part of every reservation's condition: no 429's hold is on (``back_off``).
@@ -100,6 +107,8 @@ class RateBudget:
         name: str = "genesys",
         clock: Callable[[], float] = time.time,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        retry_pause_seconds: float = DEFAULT_RETRY_PAUSE_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if per_minute < 2:
             raise ValueError(f"per_minute must be at least 2, not {per_minute}")
@@ -115,6 +124,8 @@ class RateBudget:
         self._key = {"pk": f"{BUDGET_KEY_PREFIX}{name}"}
         self._clock = clock
         self._max_attempts = max_attempts
+        self._retry_pause_seconds = retry_pause_seconds
+        self._sleep = sleep
         self.per_minute = per_minute
         self.burst = burst
         self.spend_within_seconds = spend_within_seconds
@@ -147,7 +158,9 @@ class RateBudget:
             )
         cost = calls * self.interval_micros
         slack = (self.burst - calls) * self.interval_micros
-        for _ in range(self._max_attempts):
+        for attempt in range(self._max_attempts):
+            if attempt:
+                self._sleep(random.uniform(0, self._retry_pause_seconds * 2 ** (attempt - 1)))
             now = self._now()
             limit = now + slack  # the latest ``tat`` that still holds ``calls`` tokens
             seen = self._seen_tat
@@ -237,10 +250,18 @@ class RateBudget:
     # ---- step-level reservations -----------------------------------------------------------------------------------
 
     @contextmanager
-    def reservation(self, calls: int) -> Iterator[Reservation]:
+    def reservation(self, calls: int, *, resume_calls: int = 0) -> Iterator[Reservation]:
         """Reserve ``calls`` for the block; ``spend`` inside it draws from them, and what was not spent is refunded
-        on the way out (exception or not)."""
-        self.reserve(calls)
+        on the way out (exception or not). ``resume_calls``: what the steps run again after a refusal's wait will
+        spend before this one (LockedUpdate resumes at Validate): a refusal then waits for those too, so the
+        resumed path finds its calls in the bucket instead of draining it for this step to be refused again."""
+        try:
+            self.reserve(calls)
+        except GenesysRateLimited as refused:
+            seconds = self.refill_seconds(calls + resume_calls) if resume_calls > 0 else 0
+            if seconds <= refused.retry_after_seconds:
+                raise
+            raise self._empty(calls + resume_calls, seconds) from refused
         held = Reservation(self, calls)
         token = _ACTIVE.set(held)
         try:
@@ -248,6 +269,20 @@ class RateBudget:
         finally:
             _ACTIVE.reset(token)
             held.close()
+
+    def refill_seconds(self, calls: int) -> int:
+        """Whole seconds until the bucket holds ``calls`` tokens (at most its burst), as this container last saw it
+        (the ``tat`` a refused reservation returned): how long a step that must spend ``calls`` again waits."""
+        calls = min(max(calls, 1), self.burst)
+        now = self._now()
+        tat = self._seen_tat if self._seen_tat is not None else now
+        return max(1, math.ceil((tat - (now + (self.burst - calls) * self.interval_micros)) / MICROS))
+
+    @staticmethod
+    def spent_in_block() -> int:
+        """The calls paid so far from the active reservation (of this thread or task), 0 outside one."""
+        held = _ACTIVE.get()
+        return held.spent if held is not None else 0
 
     def spend(self) -> None:
         """One call is about to be sent: paid from the active reservation of this budget when there is one (and it
@@ -308,9 +343,22 @@ class Reservation:
 
     def take(self) -> None:
         if self.spent >= self.reserved:
-            self.budget.reserve(1)
+            try:
+                self.budget.reserve(1)
+            except GenesysRateLimited as refused:
+                raise self._step_wait(refused) from refused
             self.reserved += 1
         self.spent += 1
+
+    def _step_wait(self, refused: GenesysRateLimited) -> GenesysRateLimited:
+        """A step refused part-way runs again from its start after the wait, making the calls it has made so far
+        again (a cold container has nothing cached): wait until the bucket holds them all, not one call's worth,
+        or the step could be refused at the same point after every wait."""
+        needed = self.spent + 1
+        seconds = self.budget.refill_seconds(needed)
+        if seconds <= refused.retry_after_seconds:
+            return refused
+        return self.budget._empty(needed, seconds)
 
     def close(self) -> None:
         if not self._closed:

@@ -429,7 +429,7 @@ class GenesysClient:
         return self._budget
 
     @contextmanager
-    def reserved(self, calls: int) -> Iterator[None]:
+    def reserved(self, calls: int, *, resume_calls: int = 0) -> Iterator[None]:
         """Reserve ``calls`` Genesys calls up front for the block (one conditional update), so that a step either
         gets what it is about to make or waits once (``GenesysRateLimited``, nothing reserved, nothing sent) - never
         a refusal half-way through its calls. The block's API requests draw from the reservation (more than
@@ -437,12 +437,17 @@ class GenesysClient:
 
         Reserve only what the block sends within the budget's ``spend_within_seconds`` (5 s): the budget's
         guarantee assumes a reserved call leaves that soon. A reservation is capped at the budget's burst (30 at
-        300/minute); calls above it are paid as they are made. Without a budget this does nothing."""
+        300/minute); calls above it are paid as they are made. Without a budget this does nothing.
+        ``resume_calls``: what the steps run again after a refusal spend first (see ``RateBudget.reservation``)."""
         if self._budget is None or calls <= 0:
             yield
             return
-        with self._budget.reservation(min(calls, self._budget.burst)):
+        with self._budget.reservation(min(calls, self._budget.burst), resume_calls=resume_calls):
             yield
+
+    def calls_in_step(self) -> int:
+        """The Genesys calls made so far inside the innermost ``reserved`` block (0 without a budget)."""
+        return self._budget.spent_in_block() if self._budget is not None else 0
 
     def _time_left(self, method: str, path: str, deadline: float) -> float:
         """The timeout of the next exchange: the per-request timeout, cut to what is left of the call's budget.

@@ -39,6 +39,7 @@ from presence_manager.errors import (
 from presence_manager.genesys.models import AgentManagementUnitReference, EntityRef, MutableUserPresence
 from presence_manager.genesys.models import PresenceDefinition as PresenceRef
 from presence_manager.lease import LastWrite
+from presence_manager.observability import logger
 from presence_manager.outcomes import APPLIED, DRY_RUN, FAILED, REJECTED, Outcome
 from presence_manager.timeutil import to_utc_iso
 from presence_manager.workflow.bulk import agent_change_id
@@ -151,6 +152,9 @@ class BatchState(WorkflowModel):
     agents: list[BatchAgent] = Field(default_factory=list)
     pause: Pause = Field(default_factory=Pause)
     wait_seconds: int = 1
+    timed_out: CaughtError | None = Field(
+        default=None, description="the previous LockedUpdate ran out of time (its bulk write may have been sent)"
+    )
 
     def model_post_init(self, context: Any) -> None:
         if not self.agents:
@@ -277,6 +281,8 @@ def locked_update_batch(
 ) -> BatchState:
     """Leases, one bulk re-read, the per-agent precondition, one routing read, one bulk write, under the leases."""
     state.pause = Pause()
+    if state.timed_out is not None:
+        _after_timeout(state)
     todo = state.in_status(TO_WRITE)
     held: list[BatchAgent] = []
     for agent in todo:
@@ -302,8 +308,30 @@ def locked_update_batch(
     finally:
         for agent in held:
             if agent.user_id not in settling:
-                release_after(lease, agent.user_id, agent.change_id, written.get(agent.user_id))
+                release_after(lease, agent.user_id, agent.change_id, written.get(agent.user_id), mark=False)
+        _mark_writes(lease, {user: wrote for user, wrote in written.items() if user not in settling})
     return state
+
+
+def _mark_writes(lease: AgentLease, written: dict[str, LastWrite]) -> None:
+    """The batch's ``WRITE#`` markers in a few requests. Each lease item already remembers its agent's write, so
+    a refused marker write loses nothing the precondition needs; Observe then tells our write by the lease item
+    until the agent's next change of ours."""
+    try:
+        lease.mark_writes(written)
+    except PresenceManagerError:
+        logger.warning("the batch's write markers could not be written", extra={"agents": len(written)})
+
+
+def _after_timeout(state: BatchState) -> None:
+    """The previous LockedUpdate ran out of time and its answer is lost: any agent it was to write may have been
+    written, so each is an unconfirmed write, reconciled on the fresh read (landed, written again, or moved), never
+    written blindly a second time."""
+    for agent in state.in_status(TO_WRITE):
+        if agent.status != "unconfirmed":
+            agent.status = "unconfirmed"
+            agent.counters.unconfirmed_writes += 1
+    state.timed_out = None
 
 
 def _compare_all(

@@ -69,8 +69,8 @@ def locked_update(
     if target is None:
         raise ValueError("locked_update needs a validated target presence")
     # The re-read, the routing re-check and the write are reserved from the rate budget at once: one wait, never
-    # a refusal half-way.
-    with genesys.reserved(STEP_CALLS):
+    # a refusal half-way. A refusal resumes at Validate: the wait covers validating again too.
+    with genesys.reserved(STEP_CALLS, resume_calls=validation.genesys_calls):
         user_id = request.user_id
         lease.acquire(user_id, change_id, lease_seconds)
         wrote: LastWrite | None = None
@@ -98,11 +98,13 @@ def locked_update(
                 release_after(lease, user_id, change_id, wrote)
 
 
-def release_after(lease: AgentLease, user_id: str, change_id: str, wrote: LastWrite | None) -> None:
+def release_after(
+    lease: AgentLease, user_id: str, change_id: str, wrote: LastWrite | None, *, mark: bool = True
+) -> None:
     """Give the lease back. After a confirmed write, a refused release must not turn the change into a failure
     (and a retry into a second write): the lease then simply expires."""
     try:
-        lease.release(user_id, change_id, wrote=wrote)
+        lease.release(user_id, change_id, wrote=wrote, mark=mark)
     except PresenceManagerError:
         if wrote is None:
             raise

@@ -148,6 +148,9 @@ class ValidationResult(WorkflowModel):
     schedule: ScheduleSummary | None = None
     policy: PolicySummary
     validated_at: str
+    genesys_calls: int = Field(
+        default=0, ge=0, description="the Genesys calls this validation made (what validating again costs)"
+    )
 
 
 class UpdateResult(WorkflowModel):

@@ -160,7 +160,7 @@ def validate_change(
         if request.respect_own_changes_minutes and agents is not None:
             own = agents.last_external_changes([request.user_id]).get(request.user_id)
             observed = dataclasses.replace(observed, own_change_at=own)
-        return decide(
+        result = decide(
             request,
             target,
             observed,
@@ -169,6 +169,7 @@ def validate_change(
             now=now,
             unit_schedule_group=unit_schedule_group,
         )
+        return result.model_copy(update={"genesys_calls": genesys.calls_in_step()})
 
 
 def observe_batch(
