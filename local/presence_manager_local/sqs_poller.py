@@ -182,8 +182,12 @@ class SqsPoller:
                 self._sqs.change_message_visibility(
                     QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=delay
                 )
-            else:
-                self._sqs.delete_message(QueueUrl=mapping.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:  # as Lambda's poller: the batch's processed messages in one DeleteMessageBatch
+            self._sqs.delete_message_batch(
+                QueueUrl=mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         delivery = {
             "function": mapping.function_logical,
             "at": time.time(),
