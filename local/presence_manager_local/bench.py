@@ -779,7 +779,7 @@ def print_bulks(bulks: list[dict[str, Any]]) -> None:
         busiest = ", ".join(f"{name} {seconds} s" for name, seconds in bulk["lambdaSeconds"].items())
         print(f"  Lambda time (sum over invocations): {busiest}")
         for failure in bulk["failures"]:
-            print(f"  FAILED: {failure}")
+            print(f"  a step failed (then retried or caught): {failure}")
         print(f"  Genesys events still queued for Observe when the bulk ended: {bulk['observeBacklogAtEnd']}")
         for error, count in bulk["invocationErrors"].items():
             print(f"  {count} x Lambda invocation failed: {error}")
@@ -842,7 +842,7 @@ def print_concurrent(bulk: dict[str, Any]) -> None:
         ["figure", "value", "target"],
     )
     for failure in bulk["failures"]:
-        print(f"  bulk FAILED: {failure}")
+        print(f"  a bulk step failed (then retried or caught): {failure}")
     for error, count in bulk["invocationErrors"].items():
         print(f"  {count} x Lambda invocation failed: {error}")
     print("\n  calls of the bulk and the single changes by route:")

@@ -297,11 +297,25 @@ class LocalRuntime:
     def _serialise_dynamodb_items(self) -> None:
         """DynamoDB applies each conditional write to an item atomically; moto's backend, serving the stack's
         Lambdas from several threads, does not. The shared rate budget and token (conditional updates from every
-        Lambda at once) rely on it, so single-item operations are serialised while the stack runs."""
+        Lambda at once) rely on it, so item operations are serialised while the stack runs - and so are those that
+        walk a whole table (a transaction deep-copies every table it touches, a query or scan iterates one), which a
+        write from another thread would otherwise break mid-way ("dictionary changed size during iteration": a 500
+        the client retries, seen in ``make bench`` with single changes' transactions beside a bulk)."""
         from moto.dynamodb.models import DynamoDBBackend
 
         lock = threading.RLock()
-        for name in ("get_item", "put_item", "update_item", "delete_item"):
+        for name in (
+            "get_item",
+            "put_item",
+            "update_item",
+            "delete_item",
+            "batch_get_item",
+            "batch_write_item",
+            "transact_get_items",
+            "transact_write_items",
+            "query",
+            "scan",
+        ):
             original = getattr(DynamoDBBackend, name)
 
             def serialised(backend: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
@@ -355,6 +369,21 @@ class LocalRuntime:
         Queue.BASE_ATTRIBUTES = [name for name in original_names if name not in counts]
         self._patched.append((SQSBackend, "get_queue_attributes", original_get))
         SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+        # Every receive still looks at each message's visibility, reading the clock through a datetime each time:
+        # the same epoch time, read directly (the scan stays; each step of it is several times cheaper).
+        import time as clock
+
+        import moto.sqs.models as sqs_models
+
+        for name, scale in (("unix_time", 1.0), ("unix_time_millis", 1000.0)):
+            original = getattr(sqs_models, name)
+
+            def now(dt: Any = None, __original: Any = original, __scale: float = scale) -> float:
+                return clock.time() * __scale if dt is None else float(__original(dt))
+
+            self._patched.append((sqs_models, name, original))
+            setattr(sqs_models, name, now)
 
     def _parse_event_paths_once(self) -> None:
         """moto's EventBridge compiles the same JSONPath expressions (its default input-paths map) with jsonpath-ng's

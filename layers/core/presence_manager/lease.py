@@ -26,7 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from presence_manager.aws import throttling_is_transient
-from presence_manager.errors import LeaseHeld
+from presence_manager.errors import AwsThrottled, LeaseHeld
 
 LEASE_KEY_PREFIX = "LEASE#"
 WRITE_KEY_PREFIX = "WRITE#"
@@ -35,6 +35,8 @@ WRITE_MEMORY_SECONDS = 86_400
 #: How long a change waits before trying again a lease held by a writer about to finish: jittered, so that many
 #: changes queued behind one agent do not all come back at once.
 BUSY_RETRY_SECONDS = (1, 3)
+#: How many BatchGetItem rounds may leave keys unprocessed before it counts as throttled.
+UNPROCESSED_ATTEMPTS = 5
 
 
 class LastWrite(BaseModel):
@@ -158,13 +160,19 @@ class AgentLease:
                     "ProjectionExpression": "pk, changeId",
                 }
             }
-            while request:
+            for attempt in range(UNPROCESSED_ATTEMPTS):
+                if attempt:
+                    time.sleep(0.05 * 2**attempt)  # keys left unprocessed: DynamoDB throttled part of the request
                 with throttling_is_transient("reading the agents' write markers"):
                     answer = client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table.name, []):
                     user, _, etag = str(item["pk"]).removeprefix(WRITE_KEY_PREFIX).partition("#")
                     found[(user, etag)] = str(item["changeId"])
                 request = answer.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise AwsThrottled("reading the agents' write markers was throttled by AWS (keys left unprocessed)")
         return found
 
     def _remember(self, user_id: str, wrote: LastWrite) -> None:
