@@ -297,10 +297,10 @@ class LocalRuntime:
     def _serialise_dynamodb_items(self) -> None:
         """DynamoDB applies each conditional write to an item atomically; moto's backend, serving the stack's
         Lambdas from several threads, does not. The shared rate budget and token (conditional updates from every
-        Lambda at once) rely on it, so item operations are serialised while the stack runs - and so are those that
-        walk a whole table (a transaction deep-copies every table it touches, a query or scan iterates one), which a
-        write from another thread would otherwise break mid-way ("dictionary changed size during iteration": a 500
-        the client retries, seen in ``make bench`` with single changes' transactions beside a bulk)."""
+        Lambda at once) rely on it, so item operations are serialised while the stack runs - and so are
+        transactions, which deep-copy every table they touch: a write from another thread would break the copy
+        mid-way ("dictionary changed size during iteration": a 500 the client retries, seen in ``make bench`` with
+        single changes' transactions beside a bulk)."""
         from moto.dynamodb.models import DynamoDBBackend
 
         lock = threading.RLock()
@@ -309,12 +309,8 @@ class LocalRuntime:
             "put_item",
             "update_item",
             "delete_item",
-            "batch_get_item",
-            "batch_write_item",
             "transact_get_items",
             "transact_write_items",
-            "query",
-            "scan",
         ):
             original = getattr(DynamoDBBackend, name)
 
