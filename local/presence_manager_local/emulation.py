@@ -129,6 +129,7 @@ class LocalRuntime:
         self._serialise_dynamodb_items()
         self._address_partner_buses()
         self._count_sqs_messages_on_request()
+        self._read_sqs_clock_directly()
         self._parse_event_paths_once()
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()
@@ -366,8 +367,9 @@ class LocalRuntime:
         self._patched.append((SQSBackend, "get_queue_attributes", original_get))
         SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
-        # Every receive still looks at each message's visibility, reading the clock through a datetime each time:
-        # the same epoch time, read directly (the scan stays; each step of it is several times cheaper).
+    def _read_sqs_clock_directly(self) -> None:
+        """Every receive still looks at each message's visibility, moto reading the clock through a ``datetime``
+        each time: the same epoch time, read directly (the scan stays; each step of it is several times cheaper)."""
         import time as clock
 
         import moto.sqs.models as sqs_models

@@ -45,6 +45,14 @@ def wait_for_bulk(api: Api, bulk_id: str, timeout: float = 240) -> dict[str, Any
         time.sleep(0.5)
 
 
+def run_bulk(api: Api, users: list[dict[str, Any]], **change: str) -> tuple[str, dict[str, Any]]:
+    """POST a bulk change of ``users`` (202 expected) and wait for it to end: its id and its final status."""
+    started = api._http.post("/bulk-changes", json={"userIds": [u["id"] for u in users], **change})
+    assert started.status_code == 202, started.text
+    bulk_id = str(started.json()["bulkId"])
+    return bulk_id, wait_for_bulk(api, bulk_id)
+
+
 def all_agents(api: Api, bulk_id: str, **query: str) -> list[dict[str, Any]]:
     agents, token = [], None
     while True:
@@ -79,12 +87,7 @@ def test_given_a_business_unit_going_offline_then_every_agent_has_one_outcome_an
     sim.fault(kind="rate_limit", method="PUT", path=BULK_PATH, count=1, retryAfter=1)  # one batch's write: 429
     log_start = len(sim.requests())
 
-    started = api._http.post(
-        "/bulk-changes", json={"userIds": [u["id"] for u in users], "presence": "Offline", "message": "EOD"}
-    )
-    assert started.status_code == 202, started.text
-    bulk_id = started.json()["bulkId"]
-    status = wait_for_bulk(api, bulk_id)
+    bulk_id, status = run_bulk(api, users, presence="Offline", message="EOD")
     sim.clear_faults()
 
     assert status["status"] == "SUCCEEDED"
@@ -143,10 +146,7 @@ def test_given_agents_off_shift_asked_to_go_on_queue_then_they_are_rejected_and_
     users = [
         u for u in org["users"] if u["businessUnitId"] == new_york and u["schedulePattern"] in {"on_queue", "off_shift"}
     ][:120]
-    started = api._http.post("/bulk-changes", json={"userIds": [u["id"] for u in users], "presence": "On Queue"})
-    assert started.status_code == 202, started.text
-    bulk_id = started.json()["bulkId"]
-    status = wait_for_bulk(api, bulk_id)
+    bulk_id, status = run_bulk(api, users, presence="On Queue")
     assert status["status"] == "SUCCEEDED"
     agents = {a["userId"]: a for a in all_agents(api, bulk_id)}
     for user in users:
@@ -180,12 +180,7 @@ def test_given_a_batch_locked_update_that_runs_out_of_time_after_its_write_then_
     try:
         timed_out = faults.time_out_after("LockedUpdateFunction", users[0]["id"])
         log_start = len(sim.requests())
-        started = api._http.post(
-            "/bulk-changes", json={"userIds": [u["id"] for u in users], "presence": "Offline", "message": "timed out"}
-        )
-        assert started.status_code == 202, started.text
-        bulk_id = started.json()["bulkId"]
-        status = wait_for_bulk(api, bulk_id)
+        bulk_id, status = run_bulk(api, users, presence="Offline", message="timed out")
     finally:
         faults.uninstall()
     assert timed_out.applied == 1, "the batch's first LockedUpdate was answered Sandbox.Timedout"

@@ -69,6 +69,15 @@ def stored_tat(dynamodb: Any) -> int:
     return int(item["tat"])
 
 
+def run_together(worker: Callable[..., None], arguments: list[tuple[Any, ...]]) -> None:
+    """``worker`` in one thread per argument tuple, started together; returns when all have ended."""
+    threads = [threading.Thread(target=worker, args=args) for args in arguments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def max_in_window(times: list[float], window: float = 60.0) -> int:
     """The most events in any closed window ``[t, t + window]`` (each window starting at an event is the worst)."""
     times = sorted(times)
@@ -316,11 +325,7 @@ def test_given_concurrent_reservations_from_several_containers_then_the_bucket_i
                 with lock:
                     granted.append(1)
 
-    threads = [threading.Thread(target=worker, args=(containers[i % 3],)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, [(containers[i % 3],) for i in range(6)])
     assert sum(granted) == 30, "all of the burst, and not one call more"
     assert len(refused) == 90 - 30
     assert all(seconds >= 1 for seconds in refused)
@@ -355,11 +360,7 @@ def test_given_concurrent_reservations_while_time_passes_then_grants_stay_within
                 granted.append(calls)
 
     first = clock()
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, [(i,) for i in range(4)])
     elapsed = clock() - first
     rate = containers[0].refill_per_second
     assert sum(granted) <= 30 + rate * elapsed
@@ -491,9 +492,5 @@ def test_given_many_containers_on_an_idle_bucket_with_a_slow_store_then_the_race
             except GenesysRateLimited as exc:
                 refused.append(str(exc))
 
-    threads = [threading.Thread(target=worker, args=(budget,)) for budget in containers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, [(budget,) for budget in containers])
     assert refused == [], f"{len(refused)} of 36 refused with the bucket nearly full"

@@ -39,6 +39,11 @@ BUSY_RETRY_SECONDS = (1, 3)
 UNPROCESSED_ATTEMPTS = 5
 
 
+def _marker_key(user_id: str, etag: str) -> str:
+    """The key of the ``WRITE#`` marker of a presence we wrote."""
+    return f"{WRITE_KEY_PREFIX}{user_id}#{etag}"
+
+
 class LastWrite(BaseModel):
     change_id: str
     etag: str
@@ -137,14 +142,14 @@ class AgentLease:
 
     def _marker(self, user_id: str, wrote: LastWrite) -> dict[str, Any]:
         return {
-            "pk": f"{WRITE_KEY_PREFIX}{user_id}#{wrote.etag}",
+            "pk": _marker_key(user_id, wrote.etag),
             "changeId": wrote.change_id,
             "expiresAt": int(self._clock()) + WRITE_MEMORY_SECONDS,
         }
 
     def written_by(self, user_id: str, etag: str) -> str | None:
         """The change of ours that wrote this presence (by its ETag), or None: someone else set it."""
-        item = self._get(Key={"pk": f"{WRITE_KEY_PREFIX}{user_id}#{etag}"}).get("Item")
+        item = self._get(Key={"pk": _marker_key(user_id, etag)}).get("Item")
         return str(item["changeId"]) if item else None
 
     def written_by_many(self, writes: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -156,7 +161,7 @@ class AgentLease:
         for start in range(0, len(wanted), 100):
             request: dict[str, Any] = {
                 self._table.name: {
-                    "Keys": [{"pk": f"{WRITE_KEY_PREFIX}{user}#{etag}"} for user, etag in wanted[start : start + 100]],
+                    "Keys": [{"pk": _marker_key(user, etag)} for user, etag in wanted[start : start + 100]],
                     "ProjectionExpression": "pk, changeId",
                 }
             }

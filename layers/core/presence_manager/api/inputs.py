@@ -189,21 +189,11 @@ def idempotency_key(headers: Any, multi: dict[str, list[str]] | None) -> str | N
 
 
 QueryText = Annotated[StrictStr, StringConstraints(max_length=MAX_QUERY_VALUE_LENGTH), NoControlCharacters]
-PageLimit = Annotated[
-    StrictStr,
-    NoControlCharacters,
-    StringConstraints(pattern=r"^[0-9]{1,3}$"),
-    AfterValidator(int),
-    Interval(ge=1, le=100),
-]
+#: A query's whole number as it arrives: up to three digits, nothing else, then an int.
+_QueryCount = Annotated[StrictStr, NoControlCharacters, StringConstraints(pattern=r"^[0-9]{1,3}$"), AfterValidator(int)]
+PageLimit = Annotated[_QueryCount, Interval(ge=1, le=100)]
 #: A bulk's page of agents: 0 asks for the status and counters alone (no agent read: what a progress poll needs).
-AgentPageLimit = Annotated[
-    StrictStr,
-    NoControlCharacters,
-    StringConstraints(pattern=r"^[0-9]{1,3}$"),
-    AfterValidator(int),
-    Interval(ge=0, le=100),
-]
+AgentPageLimit = Annotated[_QueryCount, Interval(ge=0, le=100)]
 
 
 class PageToken(BaseModel):

@@ -258,10 +258,9 @@ class RateBudget:
         try:
             self.reserve(calls)
         except GenesysRateLimited as refused:
-            seconds = self.refill_seconds(calls + resume_calls) if resume_calls > 0 else 0
-            if seconds <= refused.retry_after_seconds:
+            if not resume_calls:
                 raise
-            raise self._empty(calls + resume_calls, seconds) from refused
+            raise self.wait_for_all(refused, calls + resume_calls) from None
         held = Reservation(self, calls)
         token = _ACTIVE.set(held)
         try:
@@ -270,13 +269,17 @@ class RateBudget:
             _ACTIVE.reset(token)
             held.close()
 
-    def refill_seconds(self, calls: int) -> int:
-        """Whole seconds until the bucket holds ``calls`` tokens (at most its burst), as this container last saw it
-        (the ``tat`` a refused reservation returned): how long a step that must spend ``calls`` again waits."""
-        calls = min(max(calls, 1), self.burst)
+    def wait_for_all(self, refused: GenesysRateLimited, calls: int) -> GenesysRateLimited:
+        """A refusal that waits until the bucket holds ``calls`` tokens (at most its burst), as this container last
+        saw it (the ``tat`` the refused reservation returned) - or ``refused`` itself when that is already longer:
+        the steps that run again after the wait will spend ``calls`` before this one can go on."""
+        needed = min(max(calls, 1), self.burst)
         now = self._now()
         tat = self._seen_tat if self._seen_tat is not None else now
-        return max(1, math.ceil((tat - (now + (self.burst - calls) * self.interval_micros)) / MICROS))
+        seconds = max(1, math.ceil((tat - (now + (self.burst - needed) * self.interval_micros)) / MICROS))
+        if seconds <= refused.retry_after_seconds:
+            return refused
+        return self._empty(calls, seconds)
 
     @staticmethod
     def spent_in_block() -> int:
@@ -346,19 +349,12 @@ class Reservation:
             try:
                 self.budget.reserve(1)
             except GenesysRateLimited as refused:
-                raise self._step_wait(refused) from refused
+                # A step refused part-way runs again from its start after the wait, making the calls it has made
+                # so far again (a cold container has nothing cached): wait until the bucket holds them all, or the
+                # step could be refused at the same point after every wait.
+                raise self.budget.wait_for_all(refused, self.spent + 1) from None
             self.reserved += 1
         self.spent += 1
-
-    def _step_wait(self, refused: GenesysRateLimited) -> GenesysRateLimited:
-        """A step refused part-way runs again from its start after the wait, making the calls it has made so far
-        again (a cold container has nothing cached): wait until the bucket holds them all, not one call's worth,
-        or the step could be refused at the same point after every wait."""
-        needed = self.spent + 1
-        seconds = self.budget.refill_seconds(needed)
-        if seconds <= refused.retry_after_seconds:
-            return refused
-        return self.budget._empty(needed, seconds)
 
     def close(self) -> None:
         if not self._closed:
